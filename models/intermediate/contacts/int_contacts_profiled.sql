@@ -1,0 +1,84 @@
+{#- One row per contact (normalised email) with identity and activity span:
+    channel and lead source of first touch, latest known company and industry. -#}
+
+with
+
+activities as (
+
+    select * from {{ ref('fct_activities') }}
+
+),
+
+ranked as (
+
+    select
+        *,
+        row_number() over (
+            partition by contact_id
+            order by event_at, activity_id
+        ) as first_touch_rank,
+        row_number() over (
+            partition by contact_id
+            order by case when lead_source is null then 1 else 0 end, event_at, activity_id
+        ) as lead_source_rank,
+        row_number() over (
+            partition by contact_id
+            order by case when company is null then 1 else 0 end, event_at desc, activity_id desc
+        ) as company_rank,
+        row_number() over (
+            partition by contact_id
+            order by case when industry is null then 1 else 0 end, event_at desc, activity_id desc
+        ) as industry_rank
+    from activities
+
+),
+
+aggregated as (
+
+    select
+        contact_id,
+        max(email) as email,
+        max(case when company_rank = 1 then company end) as company,
+        max(case when industry_rank = 1 then industry end) as industry,
+        max(case when first_touch_rank = 1 then channel end) as first_touch_channel,
+        max(case when lead_source_rank = 1 then lead_source end) as first_lead_source,
+        count(*) as events_total,
+        coalesce(max(case when {{ in_list('event_type', var('opt_out_events')) }} then 1 end) = 1, false)
+            as is_opted_out,
+        min(event_at) as first_activity_at,
+        max(event_at) as last_activity_at,
+        max(case when is_engagement then event_at end) as last_engagement_at
+    from ranked
+    group by contact_id
+
+),
+
+final as (
+
+    select
+        -- ids
+        contact_id,
+
+        -- strings
+        email,
+        company,
+        industry,
+        first_touch_channel,
+        coalesce(first_lead_source, first_touch_channel) as lead_source,
+
+        -- numerics
+        events_total,
+
+        -- booleans
+        is_opted_out,
+
+        -- timestamps
+        first_activity_at,
+        last_activity_at,
+        last_engagement_at
+
+    from aggregated
+
+)
+
+select * from final
