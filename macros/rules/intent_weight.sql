@@ -1,10 +1,10 @@
 {#- Points for an event type from the var `intent_weights`; 0 for a type not in the map. -#}
 {% macro intent_weight(event_type) -%}
     {%- set weights = var('intent_weights') -%}
-    case {{ event_type }}
+    cast(case {{ event_type }}
         {%- for name, points in weights.items() %}
         when '{{ name }}' then {{ points }}
         {%- endfor %}
         else 0
-    end
+    end as {{ type_double() }})
 {%- endmacro %}

@@ -1,5 +1,5 @@
 {#- Fails on every row where the boolean SQL expression is not true. -#}
-{% test expression_holds(model, expression) %}
+{% test expression_holds(model, expression, column_name=none) %}
 
 select *
 from {{ model }}
