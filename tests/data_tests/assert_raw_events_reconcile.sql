@@ -12,8 +12,7 @@ raw_events as (
 
 classified as (
 
-    select
-        sum(case when is_duplicate then 1 else 0 end) as duplicate_count
+    select sum(case when is_duplicate then 1 else 0 end) as duplicate_count
     from {{ ref('int_events_validated') }}
 
 ),

@@ -6,7 +6,11 @@
 {%- for event_type in var('intent_weights').keys() -%}
     {%- do named.append(('intent_weights', event_type)) -%}
 {%- endfor -%}
-{%- for var_name in ['mql_trigger_events', 'sql_trigger_events', 'opportunity_trigger_events', 'customer_trigger_events', 'opt_out_events'] -%}
+{%- set event_list_vars = [
+    'mql_trigger_events', 'sql_trigger_events', 'opportunity_trigger_events',
+    'customer_trigger_events', 'opt_out_events',
+] -%}
+{%- for var_name in event_list_vars -%}
     {%- for event_type in var(var_name) -%}
         {%- do named.append((var_name, event_type)) -%}
     {%- endfor -%}
@@ -17,11 +21,11 @@ with
 named_event_types as (
 
     {% for var_name, event_type in named -%}
-    select
-        '{{ var_name }}' as var_name,
-        '{{ event_type }}' as event_type
-    {% if not loop.last %}union all
-    {% endif -%}
+        select
+            '{{ var_name }}' as var_name,
+            '{{ event_type }}' as event_type
+        {% if not loop.last %}union all
+        {% endif -%}
     {%- endfor %}
 
 ),

@@ -3,6 +3,7 @@
     (lifetime, and decayed by the optional half-life). -#}
 
 {%- set half_life_days = var('intent_half_life_days') -%}
+{%- set age_seconds = dbt.datediff('event_at', as_of_timestamp(), 'second') -%}
 
 with
 
@@ -19,8 +20,7 @@ aged as (
         event_type,
         event_at,
         intent_weight,
-        cast({{ dbt.datediff('event_at', as_of_timestamp(), 'second') }} as {{ type_double() }})
-        / 86400 as age_days
+        cast({{ age_seconds }} as {{ type_double() }}) / 86400 as age_days
     from activities
 
 ),
@@ -35,14 +35,13 @@ final as (
         -- numerics
         count(*) as events_total,
         {%- for days in var('engagement_window_days') %}
-        sum(case when age_days >= 0 and age_days < {{ days }} then 1 else 0 end)
-            as events_last_{{ days }}d,
+            sum(case when age_days >= 0 and age_days < {{ days }} then 1 else 0 end) as events_last_{{ days }}d,
         {%- endfor %}
         sum(intent_weight) as lifetime_intent_points,
         {%- if half_life_days is none %}
-        cast(sum(intent_weight) as {{ type_double() }}) as intent_points,
+            sum(intent_weight) as intent_points,
         {%- else %}
-        sum(intent_weight * power(0.5, greatest(age_days, 0) / {{ half_life_days }})) as intent_points,
+            sum(intent_weight * power(0.5, greatest(age_days, 0) / {{ half_life_days }})) as intent_points,
         {%- endif %}
 
         -- timestamps

@@ -41,7 +41,10 @@ aggregated as (
         max(case when company_rank = 1 then company end) as company,
         max(case when industry_rank = 1 then industry end) as industry,
         max(case when first_touch_rank = 1 then channel end) as first_touch_channel,
-        max(case when lead_source_rank = 1 then lead_source end) as first_lead_source,
+        coalesce(
+            max(case when lead_source_rank = 1 then lead_source end),
+            max(case when first_touch_rank = 1 then channel end)
+        ) as lead_source,
         count(*) as events_total,
         coalesce(max(case when {{ in_list('event_type', var('opt_out_events')) }} then 1 end) = 1, false)
             as is_opted_out,
@@ -64,7 +67,7 @@ final as (
         company,
         industry,
         first_touch_channel,
-        coalesce(first_lead_source, first_touch_channel) as lead_source,
+        lead_source,
 
         -- numerics
         events_total,

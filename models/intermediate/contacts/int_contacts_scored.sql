@@ -16,11 +16,11 @@ final as (
         contact_id,
 
         -- numerics
-        sum(lifetime_intent_points) as lifetime_intent_score,
-        sum(intent_points) as intent_score,
         {%- for days in var('engagement_window_days') %}
-        sum(events_last_{{ days }}d) as events_last_{{ days }}d{{ "," if not loop.last }}
+            sum(events_last_{{ days }}d) as events_last_{{ days }}d,
         {%- endfor %}
+        sum(lifetime_intent_points) as lifetime_intent_score,
+        sum(intent_points) as intent_score
 
     from engagement
     group by contact_id

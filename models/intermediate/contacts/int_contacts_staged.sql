@@ -2,7 +2,12 @@
     activity stream. Stages are monotone: reaching a stage implies the lower
     ones, at the latest at the same time. -#}
 
-{%- set sql_score_threshold = var('sql_score_threshold') -%}
+{%- set mql_rule = in_list('event_type', var('mql_trigger_events'))
+    ~ ' or running_score >= ' ~ var('mql_score_threshold') -%}
+{%- set sql_rule = in_list('event_type', var('sql_trigger_events')) -%}
+{%- if var('sql_score_threshold') is not none -%}
+    {%- set sql_rule = sql_rule ~ ' or running_score >= ' ~ var('sql_score_threshold') -%}
+{%- endif -%}
 
 with
 
@@ -34,18 +39,12 @@ criteria as (
         min(event_at) as became_lead_at,
         min(
             case
-                when {{ in_list('event_type', var('mql_trigger_events')) }}
-                    or running_score >= {{ var('mql_score_threshold') }}
-                    then event_at
+                when {{ mql_rule }} then event_at
             end
         ) as mql_criteria_at,
         min(
             case
-                when {{ in_list('event_type', var('sql_trigger_events')) }}
-                    {%- if sql_score_threshold is not none %}
-                    or running_score >= {{ sql_score_threshold }}
-                    {%- endif %}
-                    then event_at
+                when {{ sql_rule }} then event_at
             end
         ) as sql_criteria_at,
         min(
@@ -65,7 +64,7 @@ opportunities as (
     inner join activities
         on
             criteria.contact_id = activities.contact_id
-            and activities.event_at >= criteria.sql_criteria_at
+            and criteria.sql_criteria_at <= activities.event_at
     where {{ in_list('activities.event_type', var('opportunity_trigger_events')) }}
     group by criteria.contact_id
 

@@ -84,7 +84,8 @@ classified as (
                 then 'missing event_time'
             when not is_event_time_valid
                 then 'unparseable event_time'
-            when event_at < cast('{{ var("min_event_date") }}' as {{ dbt.type_timestamp() }})
+            when
+                event_at < cast('{{ var("min_event_date") }}' as {{ dbt.type_timestamp() }})
                 or event_at > {{ dbt.dateadd('hour', var('future_tolerance_hours'), as_of_timestamp()) }}
                 then 'event_time out of range'
         end as rejection_reason

@@ -2,8 +2,13 @@
     and typed: email normalised, event time parsed to UTC (null when it is not a
     valid ISO-8601 timestamp). Validation and deduplication happen downstream. -#}
 
-{%- set iso_timestamp_pattern = '^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]{1,6})?)?([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)?)?$' -%}
-{%- set iso_datetime_prefix = '^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]{1,6})?)?)?' -%}
+{#- ISO-8601: a date, optionally a time (seconds and up to 6 fraction digits
+    optional), optionally Z or an offset +HH, +HHMM or +HH:MM. -#}
+{%- set iso_date = '^[0-9]{4}-[0-9]{2}-[0-9]{2}' -%}
+{%- set iso_time = '[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]{1,6})?)?' -%}
+{%- set iso_zone = '([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)?' -%}
+{%- set iso_timestamp_pattern = iso_date ~ '(' ~ iso_time ~ iso_zone ~ ')?$' -%}
+{%- set iso_datetime_prefix = iso_date ~ '(' ~ iso_time ~ ')?' -%}
 
 with
 
