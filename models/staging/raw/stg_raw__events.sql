@@ -41,10 +41,10 @@ extracted as (
         {{ json_extract_text('payload_document', ['event_type']) }} as event_type_text,
         {{ json_extract_text('payload_document', ['channel']) }} as channel_text,
         {{ json_extract_text('payload_document', ['event_time']) }} as event_time_text,
-        {{ json_extract_text('payload_document', ['company']) }} as company_text,
-        {{ json_extract_text('payload_document', ['industry']) }} as industry_text,
+        {{ json_extract_string('payload_document', ['company']) }} as company_text,
+        {{ json_extract_string('payload_document', ['industry']) }} as industry_text,
         {{ json_extract_text('payload_document', ['properties']) }} as properties_text,
-        {{ json_extract_text('payload_document', ['properties', 'lead_source']) }} as lead_source_text
+        {{ json_extract_string('payload_document', ['properties', 'lead_source']) }} as lead_source_text
     from parsed
 
 ),

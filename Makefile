@@ -1,0 +1,54 @@
+# crm-funnel: the two commands in the README do all set-up on a fresh machine.
+#   make demo   sample events -> DuckDB -> dbt build -> funnel printed
+#   make test   pytest (loader, generator, end-to-end on DuckDB and PostgreSQL) + lint
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_EVENTS ?= 60000
+DEMO_SEED ?= 42
+DEMO_FILE := data/sample/events_$(DEMO_EVENTS)_$(DEMO_SEED).ndjson.gz
+DBT := $(BIN)/dbt
+export DBT_PROFILES_DIR := $(CURDIR)
+
+.PHONY: help install demo build report test pytest lint clean
+
+help:
+	@echo "make demo    create .venv, generate $(DEMO_EVENTS) sample events, load them into DuckDB, dbt build, print the funnel"
+	@echo "make test    all tests: pytest (loader, generator, dbt on DuckDB and PostgreSQL) and lint"
+	@echo "make lint    sqlfluff on models and tests, ruff on Python"
+	@echo "make clean   remove build output, the demo database and sample data"
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.10+ (or run make PYTHON=/path/to/python3)"; exit 2; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+install: $(STAMP) profiles.yml
+
+profiles.yml:
+	cp profiles.yml.example profiles.yml
+
+$(DEMO_FILE): | $(STAMP)
+	@mkdir -p $(dir $@)
+	$(BIN)/funnel-generate --events $(DEMO_EVENTS) --seed $(DEMO_SEED) --out $@
+
+demo: install $(DEMO_FILE)
+	$(BIN)/funnel-load $(DEMO_FILE)
+	$(DBT) build
+	$(BIN)/funnel-report
+
+test: install
+	$(BIN)/pytest
+	$(MAKE) lint
+
+lint: install
+	$(BIN)/sqlfluff lint models tests/data_tests
+	$(BIN)/ruff check loaders tests
+	$(BIN)/ruff format --check loaders tests
+
+clean:
+	rm -rf target logs data/sample crm_funnel.duckdb crm_funnel.duckdb.wal

@@ -1,0 +1,861 @@
+"""Generate realistic, seeded, deterministic native CRM events as NDJSON.
+
+``funnel-generate`` writes ``--events`` lines of native events (see PRODUCT.md, "Data in")
+for demos, tests and benchmarks. The same arguments always produce the same bytes, and
+memory does not grow with ``--events``: contacts are generated in small batches whose
+events are ordered by time and written straight away.
+
+Realism, in short:
+
+* about one contact per 12 events; contacts work at companies that have an industry;
+* eight acquisition channels with different conversion propensities;
+* journeys that move through the funnel: web visits and email sequences, content and
+  webinars, pricing, demos, sales follow-ups and proposals, deals and purchases (with an
+  amount and a currency), training, referrals, logins, plus opt-outs, bounces,
+  complaints and third-party signals (job changes, intent);
+* a contact's events have strictly increasing instants, at least one second apart,
+  rendered in a mix of timestamp formats (``Z``, offsets, naive, date-only, fractional);
+* ``--dirty-rate`` of the lines are dirty, cycling through every kind in ``DIRTY_KINDS``
+  (so each kind is present once ``events * dirty_rate >= len(DIRTY_KINDS)``, e.g. with
+  the default rate from 2,000 events on).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gzip
+import json
+import math
+import random
+import sys
+from collections.abc import Iterator
+from typing import IO, Any
+
+PROG = "funnel-generate"
+
+DEFAULT_START = "2025-01-01"
+DEFAULT_END = "2026-06-30"
+DEFAULT_DIRTY_RATE = 0.02
+DEFAULT_SEED = 42
+# Contacts generated (then ordered by time) per batch; bounds the memory used.
+BATCH_CONTACTS = 200
+
+# Every kind of dirty record, in the order they are first used. The first three stay
+# valid after normalisation; the others are quarantined, duplicates or load errors.
+DIRTY_KINDS = (
+    "email_whitespace_case",  # valid: same contact after strip + lower
+    "event_type_alias_case",  # valid: an alias or odd case of a known type
+    "missing_channel",  # valid: channel becomes the unknown channel
+    "missing_email",
+    "empty_email",
+    "malformed_email",
+    "non_string_email",
+    "unknown_event_type",
+    "missing_event_type",
+    "missing_event_time",
+    "unparseable_event_time",
+    "impossible_event_time",
+    "out_of_range_event_time",
+    "duplicate_line",
+    "invalid_json",
+    "non_object_json",
+)
+
+# channel: (share of new contacts, conversion propensity)
+CHANNELS = {
+    "organic_search": (0.22, 1.0),
+    "paid_search": (0.17, 0.75),
+    "linkedin": (0.14, 0.9),
+    "referral": (0.08, 1.8),
+    "webinar": (0.10, 1.35),
+    "email": (0.13, 0.55),
+    "direct": (0.10, 1.1),
+    "partner": (0.06, 1.5),
+}
+LEAD_SOURCE_BY_CHANNEL = {
+    "organic_search": ["organic"],
+    "paid_search": ["paid"],
+    "linkedin": ["paid", "organic"],
+    "referral": ["referral"],
+    "webinar": ["event"],
+    "email": ["outbound", "paid"],
+    "direct": ["organic", "referral"],
+    "partner": ["partner"],
+}
+INDUSTRIES = (
+    "SaaS",
+    "Fintech",
+    "Healthcare",
+    "Education",
+    "Retail",
+    "Manufacturing",
+    "Consulting",
+    "Logistics",
+    "Media",
+    "Non-profit",
+)
+FIRST_NAMES = (
+    "ana", "ben", "carla", "david", "elena", "farid", "grace", "hugo", "ines", "jonas",
+    "kate", "liam", "maria", "nadia", "omar", "paula", "quentin", "rosa", "sam", "tariq",
+    "ursula", "victor", "wei", "xenia", "yusuf", "zoe", "aiko", "bruno", "chloe", "diego",
+    "emma", "felix", "gita", "hannah", "ivan", "julia", "kofi", "lena", "marco", "nina",
+    "oscar", "priya", "rafael", "sofia", "tom", "uma", "vera", "will", "yara", "zainab",
+)  # fmt: skip
+LAST_NAMES = (
+    "silva", "smith", "garcia", "mueller", "rossi", "dubois", "kowalski", "nguyen", "khan",
+    "okafor", "jensen", "novak", "schmidt", "tanaka", "costa", "murphy", "fischer", "lopez",
+    "martin", "ivanova", "haddad", "berg", "moreau", "santos", "weber", "clarke", "sato",
+    "petrov", "ali", "horvat", "lindqvist", "oconnor", "bianchi", "yilmaz", "kim", "chen",
+)  # fmt: skip
+COMPANY_WORDS = (
+    "Northwind", "Bluepeak", "Cedar", "Orbit", "Lumen", "Quarry", "Harbor", "Vertex",
+    "Mosaic", "Summit", "Pioneer", "Falcon", "Evergreen", "Atlas", "Nimbus", "Copper",
+    "Granite", "Juniper", "Kestrel", "Meridian", "Nova", "Oakridge", "Polar", "Redwood",
+    "Saffron", "Tidal", "Umbra", "Willow", "Zenith", "Amber", "Brightline", "Crescent",
+    "Müller", "Société", "Ångström", "Fjord", "Helios", "Ironclad", "Lakeside", "Maple",
+)  # fmt: skip
+COMPANY_SUFFIX_BY_INDUSTRY = {
+    "SaaS": ("Software", "Cloud", "Labs", "Analytics", "Systems"),
+    "Fintech": ("Pay", "Capital", "Finance", "Ledger"),
+    "Healthcare": ("Health", "Clinics", "Medical", "Care"),
+    "Education": ("Academy", "Learning", "Institute", "School"),
+    "Retail": ("Stores", "Market", "Outfitters", "Goods"),
+    "Manufacturing": ("Industries", "Maschinenbau GmbH", "Works", "Fabrication"),
+    "Consulting": ("Consulting", "Partners", "Advisory", "Group"),
+    "Logistics": ("Logistics", "Freight", "Shipping"),
+    "Media": ("Media", "Studios", "Publishing"),
+    "Non-profit": ("Foundation", "Trust", "Alliance"),
+}
+TLDS = (".com", ".com", ".com", ".io", ".co", ".de", ".fr", ".co.uk", ".org", ".net")
+LOCAL_PATTERNS = ("{f}.{l}{n}", "{f}{n}", "{fi}{l}{n}", "{f}_{l}{n}", "{f}-{l}.{n}")
+PAGES = (
+    "/", "/blog/lead-scoring-101", "/blog/funnel-metrics", "/features", "/customers",
+    "/integrations", "/docs/getting-started", "/about", "/careers", "/blog/nurture-cadence",
+)  # fmt: skip
+ASSETS = ("ebook-b2b-funnel", "whitepaper-intent-data", "template-lead-scoring", "report-2025")
+WEBINARS = ("wbn-funnel-basics", "wbn-scoring-deep-dive", "wbn-sales-handover", "wbn-q4-trends")
+PRODUCTS = (("starter-training", 490), ("pro-training", 1490), ("team-seat-pack", 2990))
+CURRENCIES = ("EUR", "EUR", "USD", "USD", "GBP")
+CAMPAIGN_THEMES = ("welcome", "nurture", "reengage", "webinar-invite", "product-news", "outbound")
+
+# Event types whose events often carry only a date (spreadsheets, third-party signals).
+DATE_ONLY_TYPES = frozenset({"job_change", "intent_signal", "training_completed"})
+
+# Type aliases and odd spellings used by the ``event_type_alias_case`` dirty kind
+# (every value maps to a known type through seeds/event_type_aliases.csv or lower/strip).
+ALIAS_SPELLINGS = {
+    "view": ("Page_View", "pageview", "  VIEW ", "Page Viewed"),
+    "click": ("Link_Click", "CLICK", "clicked"),
+    "download": ("  DOWNLOAD ", "whitepaper_download", "Content_Downloaded"),
+    "webinar_joined": ("Webinar_Attended", "event_attended"),
+    "demo_booked": ("Meeting_Booked", "call_booked", "Demo_Requested"),
+    "email_opened": ("email_open", "Email_Opened"),
+    "email_clicked": ("email_click", "EMAIL_CLICKED"),
+    "email_sent": ("Email_Sent", "\temail_sent\n"),
+    "email_delivered": ("EMAIL_DELIVERED",),
+    "purchase": ("order_completed", "Purchase"),
+    "signup": ("Signed_Up", "trial_started"),
+    "login": ("logged_in", "Login"),
+    "follow_up": ("followup", "Follow_Up"),
+    "proposal_sent": ("quote_sent",),
+    "deal_closed": ("closed_won", "Deal_Closed"),
+    "pricing_viewed": ("pricing_page_viewed", "Pricing_Viewed"),
+    "unsubscribed": ("unsubscribe",),
+}
+UNKNOWN_EVENT_TYPES = ("page_scrolled", "coupon_redeemed", "chat_started", "viewd", "foo")
+UNPARSEABLE_TIMES = (
+    "yesterday",
+    "03/04/2025 10:00",
+    "2025-03-04T10:00:00 PST",
+    "2025/03/04",
+    "20250304T100000Z",
+    "not a date",
+    "2025-03-04T10",
+    "2025-03-04T10:00:00.1234567Z",
+)
+IMPOSSIBLE_TIMES = (
+    "2025-02-30T10:00:00Z",
+    "2025-03-04T25:00:00Z",
+    "2025-13-01T09:00:00Z",
+    "2025-04-31",
+    "2025-06-15T12:60:00Z",
+    "2025-02-29T08:00:00Z",
+    "2025-06-30T23:59:60Z",
+    "2025-03-04T10:00:00+19:00",
+)
+OUT_OF_RANGE_TIMES = (
+    "1970-01-01T00:00:00Z",
+    "1999-12-31T23:59:59Z",
+    "2000-01-01T00:30:00+01:00",  # 1999-12-31 23:30 UTC: the offset counts
+    "1970-06-15T12:00:00Z",
+    "2099-01-01T00:00:00Z",
+    "2087-12-31T23:59:59+01:00",
+)
+MALFORMED_EMAILS = (
+    "ana.silva@northwind",
+    "no-at-sign.example.com",
+    "two@@signs.com",
+    "spaces in@example.com",
+    "trailing.dot@example.",
+    "unicode.ü@example.com",
+    "@example.com",
+)
+INVALID_JSON_LINES = (
+    '{"email": "broken@example.com", "event_type": "view"',
+    "not json at all",
+    "{'email': 'single@quotes.com'}",
+    '{"email": "x@example.com", "event_type": }',
+)
+NON_OBJECT_LINES = ("[1, 2]", '"x"', "42", '["view", "x@example.com"]', "null")
+
+EPOCH = dt.datetime(1970, 1, 1)
+
+
+class UsageError(Exception):
+    """A user mistake: reported as one line, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(message)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+
+
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0.0 <= value <= 1.0 or math.isnan(value):
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
+    return value
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date like 2025-01-31, got {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG,
+        description=(
+            "Write realistic native CRM events (NDJSON) for demos, tests and benchmarks. "
+            "The same arguments always produce the same bytes; memory does not grow "
+            "with --events."
+        ),
+        epilog=(
+            "examples:\n"
+            "  funnel-generate --events 5000 --seed 7 --out data/sample/events.ndjson\n"
+            "  funnel-generate --events 10000000 --seed 1 --out big.ndjson.gz\n"
+            "  funnel-generate --events 3000 --dirty-rate 0 --out - | head\n"
+            "  funnel-generate --events 2000 --start 2024-01-01 --end 2024-12-31 --out e.ndjson\n"
+            "\n"
+            f"dirty kinds (cycled, one every 1/--dirty-rate lines): {', '.join(DIRTY_KINDS)}"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--events", type=_positive_int, required=True, metavar="N", help="lines to write"
+    )
+    parser.add_argument(
+        "--seed", type=_seed, default=DEFAULT_SEED, metavar="S", help="random seed (default 42)"
+    )
+    parser.add_argument(
+        "--out",
+        required=True,
+        metavar="PATH",
+        help="output file; gzip when it ends with .gz; '-' writes to stdout",
+    )
+    parser.add_argument(
+        "--dirty-rate",
+        type=_rate,
+        default=DEFAULT_DIRTY_RATE,
+        metavar="R",
+        help="share of dirty lines, 0..1 (default 0.02)",
+    )
+    parser.add_argument(
+        "--start",
+        type=_date,
+        default=dt.date.fromisoformat(DEFAULT_START),
+        metavar="DATE",
+        help=f"first day of activity, UTC (default {DEFAULT_START})",
+    )
+    parser.add_argument(
+        "--end",
+        type=_date,
+        default=dt.date.fromisoformat(DEFAULT_END),
+        metavar="DATE",
+        help=f"last day of activity, UTC, inclusive (default {DEFAULT_END})",
+    )
+    parser.add_argument("--quiet", action="store_true", help="do not print the summary line")
+    return parser
+
+
+# --------------------------------------------------------------------------- companies
+
+
+class _Companies:
+    """A virtual pool of companies, derived from (seed, index) so it needs no memory."""
+
+    def __init__(self, seed: int, size: int) -> None:
+        self.seed = seed
+        self.size = size
+        self._cache: dict[int, tuple[str, str, str]] = {}
+
+    def get(self, index: int) -> tuple[str, str, str]:
+        """Return (name, industry, email domain) of company ``index``."""
+        found = self._cache.get(index)
+        if found is not None:
+            return found
+        rng = random.Random(f"{self.seed}:company:{index}")
+        industry = rng.choice(INDUSTRIES)
+        word = rng.choice(COMPANY_WORDS)
+        suffix = rng.choice(COMPANY_SUFFIX_BY_INDUSTRY[industry])
+        name = f"{word} {suffix}"  # names repeat across companies; domains do not
+        slug = "".join(
+            ch for ch in _ascii_fold(f"{word}{suffix.split()[0]}").lower() if ch.isalnum()
+        )
+        domain = f"{slug}{index}{rng.choice(TLDS)}"
+        value = (name, industry, domain)
+        if len(self._cache) > 4096:
+            self._cache.clear()
+        self._cache[index] = value
+        return value
+
+    def pick(self, rng: random.Random) -> int:
+        # Skewed: a few companies have many contacts, most have one or two.
+        return min(self.size - 1, int(self.size * rng.random() ** 2.2))
+
+
+def _ascii_fold(text: str) -> str:
+    table = {"ü": "ue", "é": "e", "Å": "A", "ö": "o", "ä": "a"}
+    return "".join(table.get(ch, ch) for ch in text)
+
+
+# --------------------------------------------------------------------------- journeys
+
+
+class _Step:
+    """One planned event of a journey (its time is assigned later)."""
+
+    __slots__ = ("event_type", "channel", "properties", "date_only")
+
+    def __init__(
+        self, event_type: str, channel: str | None, properties: dict[str, Any] | None = None
+    ) -> None:
+        self.event_type = event_type
+        self.channel = channel
+        self.properties = properties or {}
+        self.date_only = False
+
+
+def _plan_journey(rng: random.Random, channel: str, propensity: float) -> list[_Step]:
+    """The ordered event types of one contact's journey."""
+    steps: list[_Step] = []
+    campaign_serial = rng.randrange(1, 40)
+
+    def web(event_type: str, props: dict[str, Any] | None = None) -> None:
+        steps.append(_Step(event_type, channel if rng.random() < 0.7 else "direct", props))
+
+    def email_sequence(theme: str, length: int, engage: float) -> None:
+        campaign_id = f"cmp-{theme}-{campaign_serial:02d}"
+        for step in range(1, length + 1):
+            props = {"campaign_id": campaign_id, "sequence_step": step}
+            steps.append(_Step("email_sent", "email", dict(props)))
+            if rng.random() < 0.03:
+                bounce_type = "hard" if rng.random() < 0.6 else "soft"
+                steps.append(_Step("email_bounced", "email", {**props, "bounce_type": bounce_type}))
+                if bounce_type == "hard":
+                    return
+                continue
+            steps.append(_Step("email_delivered", "email", dict(props)))
+            if rng.random() < engage:
+                steps.append(_Step("email_opened", "email", dict(props)))
+                if rng.random() < 0.35:
+                    steps.append(_Step("email_clicked", "email", dict(props)))
+                    if rng.random() < 0.2:
+                        steps.append(_Step("email_replied", "email", dict(props)))
+            if rng.random() < 0.01:
+                steps.append(_Step("email_complained", "email", dict(props)))
+                return
+            if rng.random() < 0.025:
+                steps.append(_Step("unsubscribed", "email", dict(props)))
+                return
+
+    def visit(count: int) -> None:
+        for _ in range(count):
+            page = rng.choice(PAGES)
+            web("view", {"page": page})
+            if rng.random() < 0.35:
+                web("click", {"page": page, "cta": rng.choice(("hero", "nav", "footer"))})
+
+    # Awareness: how the contact arrives.
+    if channel == "webinar":
+        if rng.random() < 0.5:
+            visit(1)
+        steps.append(_Step("webinar_joined", "webinar", {"webinar_id": rng.choice(WEBINARS)}))
+    elif channel == "email":
+        email_sequence("outbound", rng.randint(1, 3), 0.3 * propensity)
+    else:
+        visit(rng.randint(1, 4))
+        if rng.random() < 0.15:
+            web("signup", {"plan": "trial"})
+
+    # Nurture: a newsletter sequence for most contacts, a few more visits.
+    if rng.random() < 0.75:
+        email_sequence(rng.choice(CAMPAIGN_THEMES[:5]), rng.randint(1, 4), 0.45)
+    if rng.random() < 0.5:
+        visit(rng.randint(1, 3))
+    if rng.random() < 0.12:
+        steps.append(_Step("intent_signal", "partner", {"topic": "crm software"}))
+
+    # Funnel depth, conditional probabilities scaled by the channel's propensity.
+    def chance(base: float) -> bool:
+        return rng.random() < min(0.95, base * propensity)
+
+    opted_out = any(s.event_type in ("unsubscribed", "email_complained") for s in steps)
+    if chance(0.45) and not opted_out:
+        if rng.random() < 0.6:
+            steps.append(_Step("download", channel, {"asset": rng.choice(ASSETS)}))
+        else:
+            steps.append(_Step("webinar_joined", "webinar", {"webinar_id": rng.choice(WEBINARS)}))
+        if rng.random() < 0.5:
+            web("pricing_viewed", {"page": "/pricing"})
+        if rng.random() < 0.06:
+            # Sales reaches out before the contact is sales-qualified.
+            steps.append(_Step("follow_up", "email", {"owner": "sdr"}))
+        if chance(0.4):
+            steps.append(_Step("demo_booked", "direct", {"meeting_type": "discovery"}))
+            if chance(0.6):
+                steps.append(_Step("follow_up", "email", {"owner": "ae"}))
+                if rng.random() < 0.7:
+                    steps.append(
+                        _Step("proposal_sent", "email", {"value": rng.randint(20, 400) * 100})
+                    )
+                if chance(0.45):
+                    currency = rng.choice(CURRENCIES)
+                    amount = rng.randint(40, 900) * 50
+                    steps.append(
+                        _Step("deal_closed", "direct", {"amount": amount, "currency": currency})
+                    )
+        elif rng.random() < 0.08:
+            # Self-serve: buys a training seat without talking to sales.
+            product, price = rng.choice(PRODUCTS)
+            currency = rng.choice(CURRENCIES)
+            steps.append(
+                _Step(
+                    "purchase",
+                    "direct",
+                    {"amount": price, "currency": currency, "product": product},
+                )
+            )
+    customer = any(s.event_type in ("deal_closed", "purchase") for s in steps)
+    if customer:
+        if rng.random() < 0.6:
+            steps.append(
+                _Step("training_completed", "direct", {"cohort": "2025-q" + str(rng.randint(1, 4))})
+            )
+        for _ in range(rng.randint(0, 4)):
+            steps.append(_Step("login", "direct"))
+        if rng.random() < 0.25:
+            steps.append(_Step("referral_given", "referral", {"referred": "colleague"}))
+        if rng.random() < 0.3:
+            product, price = rng.choice(PRODUCTS)
+            steps.append(
+                _Step(
+                    "purchase",
+                    "direct",
+                    {"amount": price, "currency": rng.choice(CURRENCIES), "product": product},
+                )
+            )
+    elif rng.random() < 0.3:
+        visit(rng.randint(1, 2))
+    if rng.random() < 0.07:
+        steps.append(_Step("job_change", "partner", {"source": "signal-provider"}))
+        if rng.random() < 0.5:
+            visit(1)
+    steps[0].channel = channel  # the first touch is the acquisition channel
+    for step in steps:
+        if step.event_type in DATE_ONLY_TYPES:
+            step.date_only = rng.random() < 0.4
+        else:
+            step.date_only = rng.random() < 0.01
+    return steps
+
+
+def _format_time(rng: random.Random, instant: dt.datetime, date_only: bool) -> str:
+    """Render ``instant`` (naive UTC) in one of the accepted formats."""
+    if date_only:
+        return instant.strftime("%Y-%m-%d")
+    micro = instant.microsecond
+    if micro:
+        frac = f"{micro:06d}"
+        # Mostly 3 or 6 digits; sometimes as few digits as the value needs (".5").
+        frac = "." + (frac.rstrip("0") if rng.random() < 0.2 else frac.removesuffix("000"))
+    else:
+        frac = ""
+    clock = "%H:%M" if instant.second == 0 and not micro and rng.random() < 0.5 else "%H:%M:%S"
+    separator, zulu = "T", "Z"
+    if rng.random() < 0.01:
+        separator, zulu = "t", "z"
+    roll = rng.random()
+    if roll < 0.70:
+        text = instant.strftime(f"%Y-%m-%d{separator}{clock}") + frac + zulu
+    elif roll < 0.80:
+        minutes = rng.choice((120, 60, 330, -300, -240, -180, 540))
+        local = instant + dt.timedelta(minutes=minutes)
+        sign = "+" if minutes >= 0 else "-"
+        hours, mins = divmod(abs(minutes), 60)
+        style = rng.random()
+        if style < 0.6:
+            offset = f"{sign}{hours:02d}:{mins:02d}"
+        elif style < 0.9 or mins:
+            offset = f"{sign}{hours:02d}{mins:02d}"
+        else:
+            offset = f"{sign}{hours:02d}"
+        text = local.strftime(f"%Y-%m-%d{separator}{clock}") + frac + offset
+    elif roll < 0.93:
+        text = instant.strftime(f"%Y-%m-%d{separator}{clock}") + frac
+    else:
+        text = instant.strftime(f"%Y-%m-%d {clock}") + frac
+    if rng.random() < 0.004:
+        text = f" {text}\t"  # padded: valid after stripping
+    return text
+
+
+# --------------------------------------------------------------------------- generator
+
+
+class Generator:
+    """Streams the lines of one generated file."""
+
+    def __init__(
+        self, events: int, seed: int, dirty_rate: float, start: dt.date, end: dt.date
+    ) -> None:
+        self.events = events
+        self.seed = seed
+        self.dirty_rate = dirty_rate
+        self.start = dt.datetime.combine(start, dt.time())
+        self.end_limit = dt.datetime.combine(end, dt.time()) + dt.timedelta(days=1, seconds=-1)
+        self.span_seconds = int((self.end_limit - self.start).total_seconds())
+        self.rng = random.Random(f"crm-funnel-generate:{seed}")
+        self.companies = _Companies(seed, max(30, events // 40))
+        self.contacts = 0
+        self.dirty_written = 0
+        self._event_serial = 0
+        self._channel_names = list(CHANNELS)
+        self._channel_shares = [share for share, _ in CHANNELS.values()]
+
+    # -- contacts -----------------------------------------------------------------
+
+    def _contact_events(self) -> list[tuple[dt.datetime, int, dict[str, Any]]]:
+        rng = self.rng
+        self.contacts += 1
+        number = self.contacts
+        channel = rng.choices(self._channel_names, self._channel_shares)[0]
+        propensity = CHANNELS[channel][1]
+        company_index = self.companies.pick(rng)
+        company, industry, domain = self.companies.get(company_index)
+        first = rng.choice(FIRST_NAMES)
+        last = rng.choice(LAST_NAMES)
+        local = rng.choice(LOCAL_PATTERNS).format(f=first, l=last, fi=first[0], n=number)
+        email = f"{local}@{domain}"
+        steps = _plan_journey(rng, channel, propensity)
+
+        if rng.random() < 0.4:
+            value = rng.choice(LEAD_SOURCE_BY_CHANNEL[channel])
+            roll = rng.random()
+            if roll < 0.1:
+                value = f" {value.title()} "
+            elif roll < 0.14:
+                value = ""
+            steps[0].properties["lead_source"] = value
+        elif len(steps) > 3 and rng.random() < 0.08:
+            steps[rng.randrange(1, len(steps))].properties["lead_source"] = rng.choice(
+                ("event", "partner", "referral")
+            )
+
+        # Times: strictly increasing, at least one second apart, inside [start, end].
+        cursor = self.start + dt.timedelta(seconds=rng.randrange(self.span_seconds))
+        out: list[tuple[dt.datetime, int, dict[str, Any]]] = []
+        for index, step in enumerate(steps):
+            if index:
+                if rng.random() < 0.55:
+                    gap = rng.randint(5, 1800)
+                else:
+                    gap = int(rng.expovariate(1 / (4 * 86400))) + 3600
+                base = cursor.replace(microsecond=0)
+                if cursor.microsecond:
+                    base += dt.timedelta(seconds=1)
+                instant = base + dt.timedelta(seconds=gap)
+            else:
+                instant = cursor
+            if step.date_only:
+                # The first midnight that keeps the one-second spacing.
+                earliest = cursor + dt.timedelta(seconds=1) if index else instant
+                midnight = dt.datetime.combine(instant.date(), dt.time())
+                if midnight < earliest:
+                    midnight += dt.timedelta(days=1)
+                instant = midnight
+            elif rng.random() < 0.03:
+                # Minute precision (rendered without seconds half of the time).
+                instant = (instant + dt.timedelta(seconds=59)).replace(second=0)
+            elif rng.random() < 0.08:
+                if rng.random() < 0.5:
+                    instant += dt.timedelta(microseconds=rng.randrange(1, 1_000_000))
+                else:
+                    instant += dt.timedelta(milliseconds=rng.randrange(1, 1000))
+            if instant > self.end_limit:
+                break
+            cursor = instant
+            if step.event_type == "job_change":
+                company_index = self.companies.pick(rng)
+                company, industry, _ = self.companies.get(company_index)
+            record: dict[str, Any] = {}
+            roll = rng.random()
+            if roll < 0.78:
+                self._event_serial += 1
+                record["event_id"] = f"evt_{rng.getrandbits(96):024x}"
+            elif roll < 0.80:
+                self._event_serial += 1
+                record["event_id"] = 10_000_000_000 + self._event_serial
+            elif roll < 0.81:
+                record["event_id"] = rng.choice(("", None))
+            record["email"] = email
+            roll = rng.random()
+            if roll < 0.85:
+                record["company"] = company if rng.random() < 0.95 else f"  {company} "
+            elif roll < 0.88:
+                record["company"] = ""
+            if rng.random() < 0.8:
+                record["industry"] = industry
+            record["event_type"] = step.event_type
+            if step.channel is not None:
+                ch = step.channel
+                if rng.random() < 0.03:
+                    ch = rng.choice((ch.upper(), f" {ch} ", ch.title()))
+                record["channel"] = ch
+            record["event_time"] = _format_time(rng, instant, step.date_only)
+            if step.properties or rng.random() < 0.3:
+                record["properties"] = step.properties
+            out.append((instant, len(out), record))
+        return out
+
+    def _batches(self) -> Iterator[list[dict[str, Any]]]:
+        while True:
+            batch: list[tuple[dt.datetime, int, int, dict[str, Any]]] = []
+            for contact in range(BATCH_CONTACTS):
+                for instant, order, record in self._contact_events():
+                    batch.append((instant, contact, order, record))
+            batch.sort(key=lambda item: (item[0], item[1], item[2]))
+            yield [item[3] for item in batch]
+
+    # -- dirt -----------------------------------------------------------------
+
+    def _dirty(self, kind: str, record: dict[str, Any]) -> dict[str, Any] | str:
+        """Apply ``kind`` to ``record`` (a fresh clean record); return a record or a line."""
+        rng = self.rng
+        if kind == "email_whitespace_case":
+            email = record["email"]
+            email = rng.choice((email.upper(), email.title(), email.capitalize()))
+            record["email"] = (
+                rng.choice(("  ", "\t", "\n", " \r\n"))
+                + email
+                + rng.choice((" ", "\t", "\n\t", "  \n"))
+            )
+        elif kind == "event_type_alias_case":
+            spellings = ALIAS_SPELLINGS.get(record["event_type"])
+            record["event_type"] = (
+                rng.choice(spellings) if spellings else f"  {record['event_type'].upper()} "
+            )
+        elif kind == "missing_channel":
+            if rng.random() < 0.5:
+                record.pop("channel", None)
+            else:
+                record["channel"] = rng.choice((None, "", "   "))
+        elif kind == "missing_email":
+            if rng.random() < 0.5:
+                del record["email"]
+            else:
+                record["email"] = None
+        elif kind == "empty_email":
+            record["email"] = rng.choice(("", "   ", "\t\n"))
+        elif kind == "malformed_email":
+            record["email"] = rng.choice(MALFORMED_EMAILS)
+        elif kind == "non_string_email":
+            record["email"] = rng.choice((12345, 4.5, 0))
+        elif kind == "unknown_event_type":
+            record["event_type"] = rng.choice(UNKNOWN_EVENT_TYPES)
+        elif kind == "missing_event_type":
+            choice = rng.randrange(3)
+            if choice == 0:
+                del record["event_type"]
+            else:
+                record["event_type"] = None if choice == 1 else "  "
+        elif kind == "missing_event_time":
+            choice = rng.randrange(3)
+            if choice == 0:
+                del record["event_time"]
+            else:
+                record["event_time"] = None if choice == 1 else ""
+        elif kind == "unparseable_event_time":
+            record["event_time"] = rng.choice(UNPARSEABLE_TIMES)
+        elif kind == "impossible_event_time":
+            record["event_time"] = rng.choice(IMPOSSIBLE_TIMES)
+        elif kind == "out_of_range_event_time":
+            record["event_time"] = rng.choice(OUT_OF_RANGE_TIMES)
+        elif kind == "invalid_json":
+            return rng.choice(INVALID_JSON_LINES)
+        elif kind == "non_object_json":
+            return rng.choice(NON_OBJECT_LINES)
+        else:  # pragma: no cover - DIRTY_KINDS and this function move together
+            raise AssertionError(kind)
+        return record
+
+    def _is_dirty_slot(self, index: int) -> bool:
+        rate = self.dirty_rate
+        return rate > 0 and math.floor((index + 1) * rate) > math.floor(index * rate)
+
+    def _next_kind(self) -> str:
+        if not self._kinds:
+            # The first cycle is in declaration order; later cycles are shuffled.
+            self._kinds = list(DIRTY_KINDS)
+            if self._cycles:
+                self.rng.shuffle(self._kinds)
+            self._cycles += 1
+        return self._kinds[0]
+
+    def lines(self) -> Iterator[str]:
+        """Yield exactly ``events`` lines (without the newline)."""
+        self._kinds: list[str] = []
+        self._cycles = 0
+        last_with_id: str | None = None
+        written = 0
+        for batch in self._batches():
+            for record in batch:
+                while True:
+                    if written >= self.events:
+                        return
+                    kind = self._next_kind() if self._is_dirty_slot(written) else None
+                    if kind is None or (kind == "duplicate_line" and last_with_id is None):
+                        # A clean line (a pending duplicate waits for the next dirty slot).
+                        line = json.dumps(record, ensure_ascii=False)
+                        if isinstance(record.get("event_id"), str) and record["event_id"]:
+                            last_with_id = line
+                        written += 1
+                        yield line
+                        break
+                    self._kinds.pop(0)
+                    self.dirty_written += 1
+                    written += 1
+                    if kind == "duplicate_line":
+                        yield last_with_id  # an extra line: ``record`` is still to come
+                        continue
+                    result = self._dirty(kind, record)
+                    if isinstance(result, str):
+                        yield result  # an extra line: ``record`` is still to come
+                        continue
+                    yield json.dumps(result, ensure_ascii=False)
+                    break
+
+
+def _open_output(path: str) -> tuple[IO[bytes], IO[bytes] | None]:
+    """Return (stream to write, underlying file to close or None for stdout)."""
+    if path == "-":
+        return sys.stdout.buffer, None
+    raw = open(path, "wb")  # noqa: SIM115 - closed by the caller
+    if path.endswith(".gz"):
+        # mtime=0 and no file name in the header: same arguments, same bytes.
+        return gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6), raw
+    return raw, raw
+
+
+def generate(
+    out: IO[bytes],
+    events: int,
+    seed: int = DEFAULT_SEED,
+    dirty_rate: float = DEFAULT_DIRTY_RATE,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+) -> Generator:
+    """Write the lines to ``out``; return the generator (for its counters)."""
+    generator = Generator(
+        events,
+        seed,
+        dirty_rate,
+        start or dt.date.fromisoformat(DEFAULT_START),
+        end or dt.date.fromisoformat(DEFAULT_END),
+    )
+    buffer: list[str] = []
+    for line in generator.lines():
+        buffer.append(line)
+        if len(buffer) >= 2000:
+            out.write(("\n".join(buffer) + "\n").encode("utf-8"))
+            buffer.clear()
+    if buffer:
+        out.write(("\n".join(buffer) + "\n").encode("utf-8"))
+    return generator
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.end < args.start:
+            raise UsageError(f"--end {args.end} is before --start {args.start}")
+        try:
+            out, raw = _open_output(args.out)
+        except OSError as exc:
+            raise UsageError(f"cannot write {args.out}: {exc.strerror or exc}") from None
+    except UsageError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        try:
+            generator = generate(out, args.events, args.seed, args.dirty_rate, args.start, args.end)
+        finally:
+            if raw is None:
+                out.flush()
+            else:
+                out.close()
+                raw.close()
+    except BrokenPipeError:
+        # `funnel-generate --out - | head`: the reader left; that is not an error.
+        sys.stderr.close()
+        return 0
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except OSError as exc:
+        print(f"{PROG}: error: cannot write {args.out}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    if not args.quiet:
+        print(
+            f"{PROG}: wrote {args.events} lines ({generator.dirty_written} dirty) to {args.out}",
+            file=sys.stderr,
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

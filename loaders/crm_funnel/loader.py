@@ -1,0 +1,1364 @@
+"""The load engine behind ``funnel-load``.
+
+A *load* is one file (or stdin). It is read as a stream, every record is classified and
+written to a temporary CSV file (one for events, one for errors), and the CSV files are
+bulk-loaded into the raw tables in ONE transaction that also writes the ``raw.loads`` row:
+
+* ``raw.events``: one row per distinct event key, with the record's original JSON text
+  (never re-serialised) and where it came from (load id, file, line / element position).
+* ``raw.load_errors``: records that are not valid UTF-8, not valid JSON or not a JSON
+  object, with the original text and the reason. Nothing is ever dropped silently.
+* ``raw.loads``: one row per committed load (file, checksum, counts, status 'complete').
+
+Re-loading the same bytes is skipped (same checksum); re-loading the same events adds
+nothing (deterministic event keys). ``records_read = events_loaded + duplicates_skipped +
+errors`` always holds.
+
+Memory does not grow with the file size: files are read in chunks, the CSV files are on
+disk, and de-duplication happens in the database.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import csv
+import gc
+import gzip
+import hashlib
+import json
+import os
+import re
+import sys
+import tempfile
+import threading
+import time
+import uuid
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO, Any
+
+from crm_funnel.errors import TerminalError, TransientError
+from crm_funnel.profile import DuckDBTarget, PostgresTarget, Target
+
+NATIVE = "native"
+FORMATS = ("auto", NATIVE)
+STDIN_NAME = "<stdin>"
+INPUT_SUFFIXES = (".json", ".ndjson", ".jsonl")
+
+CHUNK_SIZE = 1 << 20  # bytes read from the source per step
+ERROR_TEXT_LIMIT = 64 * 1024  # characters kept of "the rest of the file" after a syntax error
+_GZIP_MAGIC = b"\x1f\x8b"
+_BOM = b"\xef\xbb\xbf"
+_JSON_WS = b" \t\r\n"
+SEPARATORS = (",", ":")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+# --------------------------------------------------------------------------- classification
+
+
+def detect_format(obj: dict[str, Any]) -> str:
+    """Return the source format of one JSON object (used with ``--format auto``).
+
+    An object with an ``event_type`` key is a native event. For now every other object is
+    landed as 'native' too (dbt quarantines it later with a reason). New formats (Resend
+    webhooks: ``type`` + ``data``; Segment: ``type`` in track/identify + ``messageId``) are
+    added here, together with their key function in ``EVENT_KEYS``.
+    """
+    return NATIVE
+
+
+def _canonical_hash(obj: Any) -> str:
+    text = json.dumps(obj, sort_keys=True, separators=SEPARATORS, ensure_ascii=False)
+    # 'surrogatepass': a JSON escape like "\ud800" decodes to a lone surrogate.
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _usable_id(value: str) -> bool:
+    """A string event id is used as the key if PostgreSQL text and our CSV can hold it."""
+    if "\x00" in value or EVENTS_QUOTE in value:
+        return False
+    if value.isascii():
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def native_event_key(obj: dict[str, Any]) -> str:
+    """``event_id`` (non-empty string or integer) else sha256 of the canonical JSON."""
+    event_id = obj.get("event_id")
+    kind = type(event_id)
+    if kind is int or (kind is str and event_id and _usable_id(event_id)):
+        return str(event_id)
+    return _canonical_hash(obj)
+
+
+EVENT_KEYS: dict[str, Callable[[dict[str, Any]], str]] = {NATIVE: native_event_key}
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+# NaN / Infinity are accepted by Python's json module but are not JSON.
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, bool):
+        return "boolean"
+    if value is None:
+        return "null"
+    return "number"
+
+
+def _json_error_reason(exc: BaseException, with_column: bool = True) -> str:
+    if isinstance(exc, json.JSONDecodeError):
+        if with_column:
+            return f"invalid JSON: {exc.msg} at column {exc.colno}"
+        return f"invalid JSON: {exc.msg}"
+    if isinstance(exc, RecursionError):
+        return "invalid JSON: nested too deeply"
+    return f"invalid JSON: {exc}"
+
+
+# --------------------------------------------------------------------------- reading
+
+
+class _HashingReader:
+    """Reads the raw bytes of a file or stdin, hashing and counting what it reads."""
+
+    def __init__(self, fh: IO[bytes]) -> None:
+        self._fh = fh
+        self._sha = hashlib.sha256()
+        self.bytes_read = 0
+        head = b""
+        while len(head) < 2:  # enough to recognise the gzip magic
+            more = fh.read(2 - len(head))
+            if not more:
+                break
+            head += more
+        self._sha.update(head)
+        self.bytes_read = len(head)
+        self.head = head
+        self._pending = head
+
+    def read(self, size: int = -1) -> bytes:
+        if self._pending:
+            data, self._pending = self._pending, b""
+            if size is None or size < 0:
+                return data + self.read(-1)
+            return data + self.read(size - len(data)) if size > len(data) else data
+        data = self._fh.read(size)
+        if data:
+            self._sha.update(data)
+            self.bytes_read += len(data)
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+    def drain(self) -> None:
+        """Read (and hash) the rest, so the checksum always covers the whole input."""
+        while self.read(CHUNK_SIZE):
+            pass
+
+    def hexdigest(self) -> str:
+        return self._sha.hexdigest()
+
+
+def file_sha256(path: Path, progress: Progress | None = None) -> str:
+    """sha256 of a file's bytes as stored on disk."""
+    sha = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            while chunk := fh.read(CHUNK_SIZE):
+                sha.update(chunk)
+                if progress is not None:
+                    progress.bytes_read += len(chunk)
+    except OSError as exc:
+        raise TerminalError(f"cannot read {path}: {exc.strerror or exc}") from None
+    return sha.hexdigest()
+
+
+@dataclass
+class LoadInput:
+    """One load: a file or stdin."""
+
+    display: str  # as shown to the user
+    path: Path | None  # None for stdin
+
+    @property
+    def source_file(self) -> str:
+        if self.path is None:
+            return STDIN_NAME
+        # a file name that is not valid UTF-8 is shown with backslash escapes
+        return os.fsencode(self.path.resolve()).decode("utf-8", "backslashreplace")
+
+    @property
+    def size(self) -> int | None:
+        if self.path is None:
+            return None
+        try:
+            return self.path.stat().st_size
+        except OSError:
+            return None
+
+
+@dataclass
+class Batch:
+    """The classified content of one load, as CSV files ready for the database."""
+
+    load_id: str
+    source_file: str
+    source_format: str
+    checksum: str
+    events_csv: Path
+    errors_csv: Path
+    event_rows: int
+    error_rows: int
+    max_field: int
+    started_at: datetime
+
+    @property
+    def records_read(self) -> int:
+        return self.event_rows + self.error_rows
+
+
+# Events CSV columns (the order of EVENT_CSV_COLUMNS): the four that vary per record, then
+# the three that are the same for the whole load, so PostgreSQL can COPY it straight into
+# raw.events. It uses control characters as quote and delimiter. Valid JSON text never
+# contains a raw control character (strings must escape them; between tokens only space,
+# tab, CR and LF are allowed), so a payload never needs escaping: it is written as is,
+# which is both byte-exact and fast. Event keys containing U+0000/U+0001 are not used
+# (the content hash is used instead). The errors CSV (any text) uses the csv module.
+EVENTS_QUOTE = "\x01"
+EVENTS_DELIM = "\x1f"
+_Q, _D = EVENTS_QUOTE, EVENTS_DELIM
+EVENT_CSV_COLUMNS = (
+    "event_key",
+    "source_position",
+    "source_format",
+    "payload",
+    "load_id",
+    "source_file",
+    "loaded_at",
+)
+ERROR_CSV_COLUMNS = ("source_position", "raw_text", "reason")
+
+
+class _CsvSink:
+    """Classifies records and writes them to the events / errors CSV files."""
+
+    def __init__(
+        self,
+        tmpdir: Path,
+        fmt: str,
+        progress: Progress,
+        *,
+        load_id: str,
+        source_file: str,
+        loaded_at: datetime,
+    ) -> None:
+        self.forced = None if fmt == "auto" else fmt
+        # the columns that are the same on every row of the load, pre-formatted
+        quoted_file = source_file.replace(_Q, _Q + _Q)
+        self.suffix = (
+            f"{_D}{_Q}{load_id}{_Q}{_D}{_Q}{quoted_file}{_Q}{_D}{loaded_at.isoformat(' ')}\n"
+        )
+        self.formats_seen: set[str] = set()
+        self.progress = progress
+        self.events_csv = tmpdir / "events.csv"
+        self.errors_csv = tmpdir / "errors.csv"
+        # closed by close(); the sink lives across many calls
+        self._events_fh = open(  # noqa: SIM115
+            self.events_csv, "w", encoding="utf-8", newline="", buffering=1 << 20
+        )
+        self._errors_fh = open(self.errors_csv, "w", encoding="utf-8", newline="")  # noqa: SIM115
+        self._errors = csv.writer(self._errors_fh, quoting=csv.QUOTE_ALL, lineterminator="\n")
+        self.event_rows = 0
+        self.error_rows = 0
+        self.max_field = 0
+
+    def close(self) -> None:
+        self._events_fh.close()
+        self._errors_fh.close()
+
+    # -- errors
+    def error(self, position: int, raw_text: str, reason: str) -> None:
+        raw_text = raw_text.replace("\x00", "\\x00")  # PostgreSQL text cannot hold NUL
+        self.max_field = max(self.max_field, len(raw_text))
+        self._errors.writerow((position, raw_text, reason))
+        self.error_rows += 1
+
+    # -- NDJSON: a whole chunk of lines at a time (the hot path)
+    def add_lines(self, lines: list[bytes], lineno: int) -> int:
+        """Classify ``lines`` (without ``\\n``); ``lineno`` is the number of the line before."""
+        decode = _DECODER.decode
+        scan_once = _DECODER.scan_once
+        forced = self.forced
+        detect = detect_format
+        sha256 = hashlib.sha256
+        dumps = json.dumps
+        usable_id = _usable_id
+        seen = self.formats_seen
+        rows: list[str] = []
+        append = rows.append
+        max_field = self.max_field
+        suffix = self.suffix
+        for line in lines:
+            lineno += 1
+            if not line or line.isspace():
+                continue  # blank lines are not records
+            if line[-1:] == b"\r":
+                line = line[:-1]
+            try:
+                text = line.decode("utf-8")
+            except UnicodeDecodeError:
+                self.error(lineno, line.decode("utf-8", "backslashreplace"), "invalid UTF-8")
+                continue
+            try:
+                # the C scanner directly (what json.loads runs after two regex calls);
+                # anything unusual (surrounding whitespace, errors) goes the long way
+                obj, end = scan_once(text, 0)
+                if end != len(text):
+                    obj = decode(text)
+            except StopIteration:
+                try:
+                    obj = decode(text)
+                except (ValueError, RecursionError) as exc:
+                    self.error(lineno, text, _json_error_reason(exc))
+                    continue
+            except (ValueError, RecursionError) as exc:
+                self.error(lineno, text, _json_error_reason(exc))
+                continue
+            if type(obj) is not dict:
+                self.error(lineno, text, f"not a JSON object (got {_json_type(obj)})")
+                continue
+            fmt = forced or detect(obj)
+            if fmt == NATIVE:
+                event_id = obj.get("event_id")
+                kind = type(event_id)
+                if kind is str and event_id and event_id.isascii() and event_id.isprintable():
+                    key = event_id
+                elif kind is int or (kind is str and event_id and usable_id(event_id)):
+                    key = str(event_id)
+                else:
+                    canonical = dumps(
+                        obj, sort_keys=True, separators=SEPARATORS, ensure_ascii=False
+                    )
+                    key = sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+            else:
+                key = EVENT_KEYS[fmt](obj)
+            seen.add(fmt)
+            if len(text) > max_field:
+                max_field = len(text)
+            append(f"{_Q}{key}{_Q}{_D}{lineno}{_D}{fmt}{_D}{_Q}{text}{_Q}{suffix}")
+        self._events_fh.write("".join(rows))
+        self.event_rows += len(rows)
+        self.max_field = max_field
+        self.progress.records = self.event_rows + self.error_rows
+        return lineno
+
+    # -- JSON array elements (text is the element's original text)
+    def add_element(self, position: int, obj: Any, text: str) -> None:
+        if type(obj) is not dict:
+            self.error(position, text, f"not a JSON object (got {_json_type(obj)})")
+            return
+        fmt = self.forced or detect_format(obj)
+        key = EVENT_KEYS[fmt](obj)
+        self.formats_seen.add(fmt)
+        self.max_field = max(self.max_field, len(text))
+        self._events_fh.write(
+            f"{_Q}{key}{_Q}{_D}{position}{_D}{fmt}{_D}{_Q}{text}{_Q}{self.suffix}"
+        )
+        self.event_rows += 1
+        if not position & 0x3FF:
+            self.progress.records = self.event_rows + self.error_rows
+
+    def source_format(self) -> str:
+        if self.forced:
+            return self.forced
+        if len(self.formats_seen) == 1:
+            return next(iter(self.formats_seen))
+        return "mixed" if self.formats_seen else NATIVE
+
+
+def _chunks(stream: Any, display: str) -> Iterator[bytes]:
+    """Read decompressed chunks, turning gzip failures into a TerminalError."""
+    while True:
+        try:
+            chunk = stream.read(CHUNK_SIZE)
+        except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+            what = "truncated" if isinstance(exc, EOFError) else "corrupt"
+            raise TerminalError(
+                f"cannot read {display}: {what} gzip data ({exc}); nothing was loaded from it, "
+                "re-create or re-download the file"
+            ) from None
+        except OSError as exc:
+            raise TerminalError(f"cannot read {display}: {exc.strerror or exc}") from None
+        if not chunk:
+            return
+        yield chunk
+
+
+def _ndjson(sink: _CsvSink, first: bytes, chunks: Iterator[bytes]) -> None:
+    lineno = 0
+    parts: list[bytes] = []
+    for chunk in _prepend(first, chunks):
+        lines = chunk.split(b"\n")
+        if len(lines) == 1:
+            parts.append(chunk)
+            continue
+        if parts:
+            parts.append(lines[0])
+            lines[0] = b"".join(parts)
+            parts = []
+        tail = lines.pop()
+        if tail:
+            parts.append(tail)
+        lineno = sink.add_lines(lines, lineno)
+    if parts:
+        sink.add_lines([b"".join(parts)], lineno)
+
+
+def _prepend(first: bytes, chunks: Iterator[bytes]) -> Iterator[bytes]:
+    if first:
+        yield first
+    yield from chunks
+
+
+class _ArrayReader:
+    """Cuts the elements out of a JSON array without loading the whole file.
+
+    ``json.JSONDecoder.raw_decode`` decodes one element from a text buffer and tells where
+    it ends, so the element's original text is ``buf[start:end]``. When an element may
+    continue beyond the buffer, more is read and the element decoded again.
+    """
+
+    def __init__(self, sink: _CsvSink, first: bytes, chunks: Iterator[bytes]) -> None:
+        self.sink = sink
+        self.chunks = _prepend(first, chunks)
+        self.decoder = codecs.getincrementaldecoder("utf-8")()
+        self.buf = ""
+        self.pos = 0
+        self.eof = False
+        self.utf8_error = False
+        self.undecodable = b""
+
+    def _fill(self, want: int = 1) -> bool:
+        """Read at least one more chunk (and ``want`` bytes) into the buffer.
+
+        Drops the consumed part of the buffer; returns False if nothing could be added.
+        """
+        if self.eof:
+            return False
+        pieces = [self.buf[self.pos :]]
+        got = added = 0
+        while not self.eof and (got < want or not added):
+            chunk = next(self.chunks, None)
+            final = chunk is None
+            if final:
+                self.eof = True
+                chunk = b""
+            got += len(chunk)
+            try:
+                piece = self.decoder.decode(chunk, final)
+            except UnicodeDecodeError as exc:
+                data = exc.object
+                piece = bytes(data[: exc.start]).decode("utf-8")
+                undecodable = [bytes(data[exc.start :])]
+                size = len(undecodable[0])
+                while size < ERROR_TEXT_LIMIT and (more := next(self.chunks, None)):
+                    undecodable.append(more)
+                    size += len(more)
+                self.undecodable = b"".join(undecodable)[:ERROR_TEXT_LIMIT]
+                self.utf8_error = True
+                self.eof = True  # stop here; the rest becomes one load_errors row
+            pieces.append(piece)
+            added += len(piece)
+        self.buf = "".join(pieces)
+        self.pos = 0
+        return added > 0
+
+    def _skip_ws(self) -> bool:
+        """Move past whitespace; False when the input ends."""
+        while True:
+            self.pos = _WHITESPACE.match(self.buf, self.pos).end()  # type: ignore[union-attr]
+            if self.pos < len(self.buf):
+                return True
+            if not self._fill():
+                return False
+
+    def _end_reason(self) -> str:
+        if self.utf8_error:
+            return "invalid UTF-8"
+        return "unexpected end of file: the JSON array is not closed"
+
+    def _maybe_incomplete(self, exc: BaseException) -> bool:
+        if not isinstance(exc, json.JSONDecodeError):
+            return False
+        return exc.pos >= len(self.buf) - 16 or exc.msg.startswith("Unterminated string")
+
+    def _element(self) -> tuple[Any, str | None]:
+        """Decode the element at ``pos``; return (obj, text) or (reason, None)."""
+        while True:
+            try:
+                obj, end = _DECODER.raw_decode(self.buf, self.pos)
+            except (ValueError, RecursionError) as exc:
+                if self._maybe_incomplete(exc):
+                    if self._fill(len(self.buf) - self.pos):
+                        continue
+                    if self.utf8_error:
+                        return "invalid UTF-8", None
+                return _json_error_reason(exc, with_column=False), None
+            if end == len(self.buf) and self._fill(len(self.buf) - self.pos):
+                continue  # a number or literal may continue in the next chunk
+            text = self.buf[self.pos : end]
+            self.pos = end
+            return obj, text
+
+    def run(self) -> None:
+        self._fill()
+        self.pos = _WHITESPACE.match(self.buf).end() + 1  # type: ignore[union-attr]  # '['
+        index = 0
+        if not self._skip_ws():
+            return self._syntax_error(1, self._end_reason())
+        if self.buf[self.pos] == "]":
+            self.pos += 1
+            return self._trailing(0)
+        while True:
+            obj, text = self._element()
+            if text is None:
+                return self._syntax_error(index + 1, obj)
+            index += 1
+            self.sink.add_element(index, obj, text)
+            if not self._skip_ws():
+                return self._syntax_error(index + 1, self._end_reason())
+            ch = self.buf[self.pos]
+            if ch == "]":
+                self.pos += 1
+                return self._trailing(index)
+            if ch != ",":
+                return self._syntax_error(index + 1, "invalid JSON: Expecting ',' delimiter")
+            self.pos += 1
+            if not self._skip_ws():
+                return self._syntax_error(index + 1, self._end_reason())
+
+    def _rest_text(self) -> str:
+        """Up to ERROR_TEXT_LIMIT characters from ``pos`` (reading more if needed)."""
+        while len(self.buf) - self.pos < ERROR_TEXT_LIMIT and self._fill():
+            pass
+        text = self.buf[self.pos : self.pos + ERROR_TEXT_LIMIT]
+        if self.utf8_error and len(text) < ERROR_TEXT_LIMIT:
+            text += self.undecodable.decode("utf-8", "backslashreplace")
+        return text[:ERROR_TEXT_LIMIT]
+
+    def _syntax_error(self, position: int, reason: str) -> None:
+        self.sink.error(
+            position, self._rest_text(), f"{reason} (the rest of the file was not loaded)"
+        )
+
+    def _trailing(self, count: int) -> None:
+        if self._skip_ws():
+            self._syntax_error(count + 1, "extra data after the JSON array")
+        elif self.utf8_error:
+            self._syntax_error(count + 1, "invalid UTF-8 after the JSON array")
+
+
+def read_to_csv(
+    load_input: LoadInput,
+    stream: IO[bytes],
+    tmpdir: Path,
+    fmt: str,
+    progress: Progress,
+) -> Batch:
+    """Stream one input into CSV files in ``tmpdir``; return the batch description."""
+    started_at = utcnow()
+    load_id = uuid.uuid4().hex
+    source = _HashingReader(stream)
+    progress.source = source
+    display = load_input.display
+    if source.head == _GZIP_MAGIC:
+        decompressed: Any = gzip.GzipFile(fileobj=source, mode="rb")  # type: ignore[arg-type]
+    elif load_input.path is not None and load_input.path.name.lower().endswith(".gz"):
+        raise TerminalError(f"cannot read {display}: not gzip data although the name ends in .gz")
+    else:
+        decompressed = source
+    chunks = _chunks(decompressed, display)
+
+    # Find the layout: skip a BOM and leading whitespace, look at the first byte.
+    first = b""
+    bom_checked = False
+    for chunk in chunks:
+        first += chunk
+        if not bom_checked:
+            if len(first) < len(_BOM):
+                continue
+            bom_checked = True
+            if first.startswith(_BOM):
+                first = first[len(_BOM) :]
+        if first.lstrip(_JSON_WS) or len(first) > CHUNK_SIZE:
+            break
+    if not bom_checked and first.startswith(_BOM):
+        first = first[len(_BOM) :]
+    is_array = first.lstrip(_JSON_WS)[:1] == b"["
+
+    sink = _CsvSink(
+        tmpdir,
+        fmt,
+        progress,
+        load_id=load_id,
+        source_file=load_input.source_file,
+        loaded_at=started_at,
+    )
+    # The hot loop creates and frees millions of small dicts that never form cycles; the
+    # cyclic GC would only slow it down (by ~30%). Reference counting still frees them.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        if is_array:
+            _ArrayReader(sink, first, chunks).run()
+            # the array reader may stop early: read the rest to check gzip and hash it all
+            for _ in chunks:
+                pass
+        else:
+            _ndjson(sink, first, chunks)
+        source.drain()
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+        sink.close()
+    progress.records = sink.event_rows + sink.error_rows
+    return Batch(
+        load_id=load_id,
+        source_file=load_input.source_file,
+        source_format=sink.source_format(),
+        checksum=source.hexdigest(),
+        events_csv=sink.events_csv,
+        errors_csv=sink.errors_csv,
+        event_rows=sink.event_rows,
+        error_rows=sink.error_rows,
+        max_field=sink.max_field,
+        started_at=started_at,
+    )
+
+
+def utcnow() -> datetime:
+    """Naive UTC timestamp (what the raw tables store)."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+# --------------------------------------------------------------------------- progress
+
+
+class Progress:
+    """Prints a progress line to stderr every ``interval`` s once a load runs > ``interval`` s.
+
+    The hot loop only assigns ``records`` (and the reader counts bytes); a daemon thread
+    does the printing, so a long database phase is reported too.
+    """
+
+    def __init__(
+        self,
+        label: str,
+        *,
+        stream: IO[str] | None = None,
+        enabled: bool = True,
+        total_bytes: int | None = None,
+        interval: float = 2.0,
+    ) -> None:
+        self.label = label
+        self.stream = stream if stream is not None else sys.stderr
+        self.enabled = enabled
+        self.total_bytes = total_bytes
+        self.interval = interval
+        self.records = 0
+        self.bytes_read = 0
+        self.source: _HashingReader | None = None
+        self.phase = "reading"
+        self._tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._width = 0
+        self._start = time.monotonic()
+
+    def set_phase(self, phase: str) -> None:
+        self.phase = phase
+
+    def __enter__(self) -> Progress:
+        self._start = time.monotonic()
+        if self.enabled:
+            self._thread = threading.Thread(target=self._run, name="funnel-progress", daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        if self._tty and self._width:
+            self.stream.write("\r" + " " * self._width + "\r")
+            self.stream.flush()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._print(self.line())
+
+    def line(self) -> str:
+        elapsed = max(time.monotonic() - self._start, 1e-9)
+        done = self.source.bytes_read if self.source is not None else self.bytes_read
+        pct = ""
+        if self.total_bytes:
+            pct = f", {min(100.0, 100.0 * done / self.total_bytes):.0f}% of the file"
+        if self.phase == "reading":
+            rate = self.records / elapsed
+            return f"{self.label}: {self.records:,} records read ({rate:,.0f}/s{pct})"
+        if self.phase == "hashing":
+            return f"{self.label}: computing checksum{pct}"
+        return f"{self.label}: {self.records:,} records read, {self.phase} ({elapsed:.0f} s)"
+
+    def _print(self, line: str) -> None:
+        line = f"funnel-load: {line}"
+        try:
+            if self._tty:
+                pad = max(0, self._width - len(line))
+                self.stream.write("\r" + line + " " * pad)
+                self._width = len(line)
+            else:
+                self.stream.write(line + "\n")
+            self.stream.flush()
+        except (OSError, ValueError):
+            pass
+
+
+# --------------------------------------------------------------------------- results
+
+
+def _plural(n: int, word: str, plural: str | None = None) -> str:
+    return f"{n:,} {word if n == 1 else (plural or word + 's')}"
+
+
+@dataclass
+class LoadResult:
+    display: str
+    load_id: str
+    records_read: int = 0
+    events_loaded: int = 0
+    duplicates_skipped: int = 0
+    errors: int = 0
+    skipped: bool = False
+    seconds: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        if self.skipped:
+            return f"skipped {self.display}: already loaded (load {self.load_id})"
+        return (
+            f"loaded {self.display}: {_plural(self.records_read, 'record')} -> "
+            f"{_plural(self.events_loaded, 'new event')}, "
+            f"{_plural(self.duplicates_skipped, 'duplicate')}, "
+            f"{_plural(self.errors, 'error')} (load {self.load_id})"
+        )
+
+
+# --------------------------------------------------------------------------- databases
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return " ".join(text.splitlines()[0].split())
+
+
+class Backend:
+    """A raw-schema writer. Subclasses implement the SQL for one database."""
+
+    kind = "database"
+    text_type = "varchar"
+
+    def __init__(self, raw_schema: str) -> None:
+        #: called with a short description when the database work changes phase
+        self.phase_hook: Callable[[str], None] = lambda phase: None
+        if not _IDENTIFIER.match(raw_schema):
+            raise TerminalError(
+                f"--raw-schema {raw_schema!r} is not a plain SQL identifier "
+                "(letters, digits, underscores)"
+            )
+        self.schema = raw_schema
+
+    def ddl(self) -> list[str]:
+        s, t = self.schema, self.text_type
+        return [
+            f"create schema if not exists {s}",
+            f"""create table if not exists {s}.loads (
+                load_id {t} primary key, source_file {t} not null, checksum {t} not null,
+                source_format {t} not null, records_read bigint not null,
+                events_loaded bigint not null, duplicates_skipped bigint not null,
+                errors bigint not null, status {t} not null,
+                started_at timestamp not null, finished_at timestamp not null)""",
+            f"""create table if not exists {s}.events (
+                event_key {t} not null primary key, load_id {t} not null,
+                source_file {t} not null, source_position bigint not null,
+                source_format {t} not null, payload {t} not null,
+                loaded_at timestamp not null)""",
+            f"""create table if not exists {s}.load_errors (
+                load_id {t} not null, source_file {t} not null,
+                source_position bigint not null, raw_text {t} not null,
+                reason {t} not null, loaded_at timestamp not null)""",
+        ]
+
+    def _find_sql(self, placeholder: str) -> str:
+        return (
+            f"select load_id from {self.schema}.loads where checksum = {placeholder} "
+            "and status = 'complete' order by finished_at limit 1"
+        )
+
+    def _loads_insert_sql(self, placeholder: str) -> str:
+        values = ", ".join([placeholder] * 11)
+        return (
+            f"insert into {self.schema}.loads (load_id, source_file, checksum, source_format, "
+            "records_read, events_loaded, duplicates_skipped, errors, status, started_at, "
+            f"finished_at) values ({values})"
+        )
+
+    @staticmethod
+    def _loads_row(batch: Batch, inserted: int) -> tuple[Any, ...]:
+        duplicates = batch.event_rows - inserted
+        assert batch.records_read == inserted + duplicates + batch.error_rows
+        return (
+            batch.load_id,
+            batch.source_file,
+            batch.checksum,
+            batch.source_format,
+            batch.records_read,
+            inserted,
+            duplicates,
+            batch.error_rows,
+            "complete",
+            batch.started_at,
+            utcnow(),
+        )
+
+    # interface
+    def ensure_tables(self) -> None:
+        raise NotImplementedError
+
+    def find_load(self, checksum: str) -> str | None:
+        raise NotImplementedError
+
+    def write(self, batch: Batch) -> tuple[str | None, int]:
+        """Commit the batch; return (existing load id, 0) if skipped else (None, inserted)."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Backend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class DuckDBBackend(Backend):
+    kind = "DuckDB"
+    text_type = "varchar"
+
+    def __init__(self, target: DuckDBTarget, raw_schema: str = "raw") -> None:
+        super().__init__(raw_schema)
+        import duckdb
+
+        self._duckdb = duckdb
+        self.target = target
+        path = target.path
+        if not path.parent.is_dir():
+            raise TerminalError(
+                f"cannot open DuckDB file {path}: directory {path.parent} does not exist "
+                f"(create it or fix 'path' in {target.profiles_file})"
+            )
+        try:
+            self.con = duckdb.connect(str(path))
+        except duckdb.Error as exc:
+            msg = _one_line(exc)
+            if "lock" in msg.lower():
+                raise TransientError(
+                    f"DuckDB file {path} is in use by another process (dbt? another "
+                    "funnel-load?); wait for it to finish and retry"
+                ) from None
+            raise TerminalError(f"cannot open DuckDB file {path}: {msg}") from None
+
+    def _error(self, exc: BaseException, doing: str) -> Exception:
+        msg = _one_line(exc)
+        if "lock" in msg.lower() or isinstance(exc, self._duckdb.TransactionException):
+            return TransientError(f"DuckDB {doing} failed ({msg}); retry")
+        return TerminalError(
+            f"DuckDB {doing} failed in {self.target.path} ({msg}); nothing was committed"
+        )
+
+    def ensure_tables(self) -> None:
+        try:
+            self.con.begin()
+            for stmt in self.ddl():
+                self.con.execute(stmt)
+            self.con.commit()
+        except self._duckdb.Error as exc:
+            self._rollback()
+            raise self._error(exc, "creating the raw tables") from None
+
+    def find_load(self, checksum: str) -> str | None:
+        try:
+            row = self.con.execute(self._find_sql("?"), [checksum]).fetchone()
+        except self._duckdb.Error as exc:
+            raise self._error(exc, "reading raw.loads") from None
+        return None if row is None else str(row[0])
+
+    def _rollback(self) -> None:
+        with contextlib.suppress(self._duckdb.Error):
+            self.con.rollback()
+
+    @staticmethod
+    def _read_csv(columns: dict[str, str], max_field: int, *, events: bool) -> str:
+        """A read_csv(?) call with explicit columns (the path is the parameter)."""
+        cols = ", ".join(f"'{name}': '{kind}'" for name, kind in columns.items())
+        # max_field counts characters; a UTF-8 character takes up to 4 bytes
+        line = max(4 * max_field + 65_536, 2_097_152)
+        quote, delim = (EVENTS_QUOTE, EVENTS_DELIM) if events else ('"', ",")
+        return (
+            f"read_csv(?, columns={{{cols}}}, header=false, delim='{delim}', "
+            f"quote='{quote}', escape='{quote}', auto_detect=false, allow_quoted_nulls=false, "
+            f"new_line='\\n', max_line_size={line}, buffer_size={max(line * 2, 32 << 20)})"
+        )
+
+    def _insert_events(self, events: str, path: str) -> int:
+        """Insert the keys not landed yet (first occurrence within the batch)."""
+        s = self.schema
+        con = self.con
+        columns = (
+            "event_key, load_id, source_file, source_position, source_format, payload, loaded_at"
+        )
+        repeats = con.execute(
+            f"select count(*) - count(distinct event_key) from {events}", [path]
+        ).fetchone()[0]
+        if not repeats:  # the usual case: a plain anti-join (a window costs 2x)
+            return con.execute(
+                f"""insert into {s}.events ({columns})
+                select {columns} from {events} as b
+                where not exists (select 1 from {s}.events as e where e.event_key = b.event_key)""",
+                [path],
+            ).fetchone()[0]
+        con.execute(
+            f"create or replace temp table _funnel_events as select * from {events}", [path]
+        )
+        # (created inside the load's transaction: a rollback removes it too)
+        inserted = con.execute(
+            f"""insert into {s}.events ({columns})
+            select {columns} from (
+                select *, row_number() over (
+                    partition by event_key order by source_position) as rn
+                from _funnel_events
+            ) as b
+            where b.rn = 1
+              and not exists (select 1 from {s}.events as e where e.event_key = b.event_key)"""
+        ).fetchone()[0]
+        con.execute("drop table _funnel_events")
+        return inserted
+
+    def write(self, batch: Batch) -> tuple[str | None, int]:
+        s = self.schema
+        con = self.con
+        try:
+            con.begin()
+            row = con.execute(self._find_sql("?"), [batch.checksum]).fetchone()
+            if row is not None:
+                con.rollback()
+                return str(row[0]), 0
+            inserted = 0
+            if batch.event_rows:
+                events = self._read_csv(
+                    {
+                        "event_key": "VARCHAR",
+                        "source_position": "BIGINT",
+                        "source_format": "VARCHAR",
+                        "payload": "VARCHAR",
+                        "load_id": "VARCHAR",
+                        "source_file": "VARCHAR",
+                        "loaded_at": "TIMESTAMP",
+                    },
+                    batch.max_field,
+                    events=True,
+                )
+                inserted = self._insert_events(events, str(batch.events_csv))
+            if batch.error_rows:
+                errors = self._read_csv(
+                    {"source_position": "BIGINT", "raw_text": "VARCHAR", "reason": "VARCHAR"},
+                    batch.max_field,
+                    events=False,
+                )
+                con.execute(
+                    f"""insert into {s}.load_errors
+                        (load_id, source_file, source_position, raw_text, reason, loaded_at)
+                    select ?, ?, source_position, raw_text, reason, ?
+                    from {errors} order by source_position""",
+                    [batch.load_id, batch.source_file, batch.started_at, str(batch.errors_csv)],
+                )
+            con.execute(self._loads_insert_sql("?"), list(self._loads_row(batch, inserted)))
+            con.commit()
+            return None, int(inserted)
+        except self._duckdb.Error as exc:
+            self._rollback()
+            raise self._error(exc, f"load of {batch.source_file}") from None
+        except BaseException:
+            self._rollback()
+            raise
+
+    def close(self) -> None:
+        with contextlib.suppress(self._duckdb.Error):
+            self.con.close()
+
+
+_PG_EVENTS_CSV = (
+    f"format csv, delimiter E'\\x{ord(EVENTS_DELIM):02x}', quote E'\\x{ord(EVENTS_QUOTE):02x}'"
+)
+
+
+class PostgresBackend(Backend):
+    kind = "PostgreSQL"
+    text_type = "text"
+
+    def __init__(self, target: PostgresTarget, raw_schema: str = "raw") -> None:
+        super().__init__(raw_schema)
+        import psycopg2
+        import psycopg2.errors
+
+        self._pg = psycopg2
+        self.target = target
+        where = f"{target.host}:{target.port}/{target.dbname}"
+        try:
+            self.con = psycopg2.connect(
+                host=target.host,
+                port=target.port,
+                user=target.user,
+                password=target.password,
+                dbname=target.dbname,
+                connect_timeout=10,
+                application_name="funnel-load",
+            )
+        except psycopg2.OperationalError as exc:
+            raise self._connect_error(exc, where) from None
+        try:
+            self.con.set_client_encoding("UTF8")
+            with self.con.cursor() as cur:
+                # the careful path stages a batch in a temp table: keep it in memory;
+                # JIT only adds compile time to these simple bulk statements
+                cur.execute("set temp_buffers = '256MB'")
+                cur.execute("set jit = off")
+            self.con.commit()
+        except psycopg2.Error as exc:
+            self.close()
+            raise self._error(exc, "connection setup") from None
+
+    def _connect_error(self, exc: Exception, where: str) -> Exception:
+        t = self.target
+        msg = str(exc)
+        low = msg.lower()
+        if (
+            "password authentication failed" in low
+            or "no password supplied" in low
+            or ("role" in low and "does not exist" in low)
+            or "authentication failed" in low
+        ):
+            return TerminalError(
+                f"bad credentials for user {t.user} at {where} "
+                f"(check PGUSER/PGPASSWORD or {t.profiles_file})"
+            )
+        if "database" in low and "does not exist" in low:
+            return TerminalError(
+                f"database {t.dbname!r} does not exist at {t.host}:{t.port} "
+                f"(create it: createdb {t.dbname}, or fix dbname in {t.profiles_file})"
+            )
+        if "could not translate host name" in low or "name or service not known" in low:
+            return TerminalError(
+                f"unknown PostgreSQL host {t.host!r} (fix host in {t.profiles_file} or PGHOST)"
+            )
+        return TransientError(
+            f"cannot reach PostgreSQL at {t.host}:{t.port} ({_one_line(exc)}); "
+            "is the server running? check host/port in profiles.yml or PGHOST/PGPORT"
+        )
+
+    def _error(self, exc: BaseException, doing: str) -> Exception:
+        if isinstance(exc, self._pg.OperationalError | self._pg.InterfaceError):
+            return TransientError(
+                f"PostgreSQL connection failed during {doing} ({_one_line(exc)}); "
+                "nothing was committed, retry"
+            )
+        return TerminalError(
+            f"PostgreSQL error during {doing} ({_one_line(exc)}); nothing was committed"
+        )
+
+    def _rollback(self) -> None:
+        with contextlib.suppress(self._pg.Error):
+            self.con.rollback()
+
+    def ensure_tables(self) -> None:
+        s = self.schema
+        try:
+            with self.con.cursor() as cur:
+                cur.execute(
+                    "select to_regclass(%s), to_regclass(%s), to_regclass(%s)",
+                    [f"{s}.loads", f"{s}.events", f"{s}.load_errors"],
+                )
+                if all(cur.fetchone()):
+                    self.con.rollback()
+                    return
+                # serialise concurrent first runs (CREATE ... IF NOT EXISTS can race)
+                cur.execute("select pg_advisory_xact_lock(hashtext('crm_funnel.raw_ddl'))")
+                for stmt in self.ddl():
+                    cur.execute(stmt)
+            self.con.commit()
+        except self._pg.Error as exc:
+            self._rollback()
+            raise self._error(exc, "creating the raw tables") from None
+
+    def find_load(self, checksum: str) -> str | None:
+        try:
+            with self.con.cursor() as cur:
+                cur.execute(self._find_sql("%s"), [checksum])
+                row = cur.fetchone()
+            self.con.rollback()
+        except self._pg.Error as exc:
+            self._rollback()
+            raise self._error(exc, "reading raw.loads") from None
+        return None if row is None else str(row[0])
+
+    def _copy(
+        self, cur: Any, table: str, columns: tuple[str, ...], path: Path, events: bool
+    ) -> None:
+        options = _PG_EVENTS_CSV if events else "format csv"
+        with open(path, "rb") as fh:
+            cur.copy_expert(
+                f"copy {table} ({', '.join(columns)}) from stdin with ({options})",
+                fh,
+                size=1 << 20,
+            )
+
+    def write(self, batch: Batch) -> tuple[str | None, int]:
+        s = self.schema
+        try:
+            with self.con.cursor() as cur:
+                # One funnel-load at a time writes to this raw schema (held until commit), so
+                # the checksum check below stays true and the inserts below cannot race.
+                self.phase_hook("waiting for other loads to commit")
+                cur.execute(
+                    "select pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                    [f"crm_funnel.raw:{s}"],
+                )
+                self.phase_hook(f"writing to {self.kind}")
+                cur.execute(self._find_sql("%s"), [batch.checksum])
+                row = cur.fetchone()
+                if row is not None:
+                    self.con.rollback()
+                    return str(row[0]), 0
+                inserted = self._write_events(cur, batch) if batch.event_rows else 0
+                if batch.error_rows:
+                    cur.execute(
+                        "create temp table _funnel_errors (source_position bigint, "
+                        "raw_text text, reason text) on commit drop"
+                    )
+                    self._copy(cur, "_funnel_errors", ERROR_CSV_COLUMNS, batch.errors_csv, False)
+                    cur.execute(
+                        f"""insert into {s}.load_errors
+                            (load_id, source_file, source_position, raw_text, reason, loaded_at)
+                        select %s, %s, source_position, raw_text, reason, %s
+                        from _funnel_errors order by source_position""",
+                        [batch.load_id, batch.source_file, batch.started_at],
+                    )
+                cur.execute(self._loads_insert_sql("%s"), self._loads_row(batch, inserted))
+            self.con.commit()
+            return None, int(inserted)
+        except self._pg.Error as exc:
+            self._rollback()
+            raise self._error(exc, f"load of {batch.source_file}") from None
+        except BaseException:
+            self._rollback()
+            raise
+
+    def _write_events(self, cur: Any, batch: Batch) -> int:
+        """Land the batch's events; return how many were new."""
+        s = self.schema
+        # Fast path: no key of the batch exists yet and none repeats (the usual case for
+        # new data): COPY straight into raw.events. A unique violation undoes just this
+        # step and the batch goes the careful way below.
+        cur.execute("savepoint funnel_direct_copy")
+        try:
+            self._copy(cur, f"{s}.events", EVENT_CSV_COLUMNS, batch.events_csv, True)
+        except self._pg.errors.UniqueViolation:
+            cur.execute("rollback to savepoint funnel_direct_copy")
+        else:
+            cur.execute("release savepoint funnel_direct_copy")
+            return batch.event_rows
+        cur.execute(
+            "create temp table _funnel_events (event_key text, source_position bigint, "
+            "source_format text, payload text, load_id text, source_file text, "
+            "loaded_at timestamp) on commit drop"
+        )
+        self._copy(cur, "_funnel_events", EVENT_CSV_COLUMNS, batch.events_csv, True)
+        cur.execute("analyze _funnel_events")
+        # Keys not landed yet, first occurrence within the batch. A plain INSERT is safe
+        # (and faster than ON CONFLICT) because the advisory lock serialises the loaders.
+        cur.execute(
+            f"""insert into {s}.events
+                (event_key, load_id, source_file, source_position, source_format, payload,
+                 loaded_at)
+            select b.event_key, b.load_id, b.source_file, b.source_position, b.source_format,
+                   b.payload, b.loaded_at
+            from _funnel_events as b
+            where not exists (select 1 from {s}.events as e where e.event_key = b.event_key)
+              and not exists (select 1 from _funnel_events as f
+                              where f.event_key = b.event_key
+                                and f.source_position < b.source_position)"""
+        )
+        return int(cur.rowcount)
+
+    def close(self) -> None:
+        with contextlib.suppress(self._pg.Error):
+            self.con.close()
+
+
+def open_backend(target: Target, raw_schema: str = "raw") -> Backend:
+    """Connect to the target and make sure the raw tables exist."""
+    backend: Backend
+    if isinstance(target, DuckDBTarget):
+        backend = DuckDBBackend(target, raw_schema)
+    elif isinstance(target, PostgresTarget):
+        backend = PostgresBackend(target, raw_schema)
+    else:  # pragma: no cover - profile.py only returns the two
+        raise TerminalError(f"unsupported target type {type(target).__name__}")
+    try:
+        backend.ensure_tables()
+    except BaseException:
+        backend.close()
+        raise
+    return backend
+
+
+# --------------------------------------------------------------------------- one load
+
+
+def load_one(
+    backend: Backend,
+    load_input: LoadInput,
+    *,
+    fmt: str = "auto",
+    progress: bool = True,
+    stderr: IO[str] | None = None,
+    stdin: IO[bytes] | None = None,
+) -> LoadResult:
+    """Load one file (or stdin) in one transaction and return what happened."""
+    if fmt not in FORMATS:
+        raise TerminalError(f"unknown --format {fmt!r} (use one of: {', '.join(FORMATS)})")
+    t0 = time.monotonic()
+    display = load_input.display
+    with Progress(display, stream=stderr, enabled=progress, total_bytes=load_input.size) as prog:
+        if load_input.path is not None:
+            # cheap pre-check: the same bytes were loaded before -> skip without parsing
+            prog.phase = "hashing"
+            existing = backend.find_load(file_sha256(load_input.path, prog))
+            if existing is not None:
+                return LoadResult(display, existing, skipped=True)
+            prog.phase = "reading"
+            prog.bytes_read = 0
+        with tempfile.TemporaryDirectory(prefix="funnel-load-") as tmp:
+            if load_input.path is None:
+                batch = read_to_csv(load_input, stdin or sys.stdin.buffer, Path(tmp), fmt, prog)
+            else:
+                with _open_input(load_input.path, display) as fh:
+                    batch = read_to_csv(load_input, fh, Path(tmp), fmt, prog)
+            prog.phase = f"writing to {backend.kind}"
+            backend.phase_hook = prog.set_phase
+            try:
+                existing, inserted = backend.write(batch)
+            finally:
+                backend.phase_hook = lambda phase: None
+    if existing is not None:
+        return LoadResult(display, existing, skipped=True)
+    return LoadResult(
+        display,
+        batch.load_id,
+        records_read=batch.records_read,
+        events_loaded=inserted,
+        duplicates_skipped=batch.event_rows - inserted,
+        errors=batch.error_rows,
+        seconds=time.monotonic() - t0,
+    )
+
+
+def _open_input(path: Path, display: str) -> IO[bytes]:
+    try:
+        return open(path, "rb")
+    except OSError as exc:
+        raise TerminalError(f"cannot read {display}: {exc.strerror or exc}") from None
+
+
+# --------------------------------------------------------------------------- paths
+
+
+def _is_input_name(name: str) -> bool:
+    name = name.lower()
+    if name.endswith(".gz"):
+        name = name[:-3]
+    return name.endswith(INPUT_SUFFIXES)
+
+
+def _dir_files(directory: Path) -> list[Path]:
+    return sorted(p for p in directory.rglob("*") if p.is_file() and _is_input_name(p.name))
+
+
+def expand_paths(paths: list[str]) -> list[LoadInput]:
+    """Turn the PATH arguments into loads (files, globs, directories, '-')."""
+    import glob
+
+    inputs: list[LoadInput] = []
+    for arg in paths:
+        if arg == "-":
+            inputs.append(LoadInput(STDIN_NAME, None))
+            continue
+        path = Path(arg).expanduser()
+        if path.is_dir():
+            found = _dir_files(path)
+            if not found:
+                raise TerminalError(
+                    f"directory {arg} has no .json/.ndjson/.jsonl(.gz) files; "
+                    "pass the files or another directory"
+                )
+            inputs.extend(LoadInput(str(p), p) for p in found)
+        elif path.is_file():
+            inputs.append(LoadInput(arg, path))
+        elif path.exists():
+            raise TerminalError(f"{arg} is not a regular file; pass files or directories")
+        elif glob.has_magic(arg):
+            matches = sorted(glob.glob(os.path.expanduser(arg), recursive=True))
+            files: list[Path] = []
+            for match in matches:
+                m = Path(match)
+                if m.is_dir():
+                    files.extend(_dir_files(m))
+                elif m.is_file():
+                    files.append(m)
+            if not files:
+                raise TerminalError(f"no files match {arg}; check the pattern and directory")
+            inputs.extend(LoadInput(str(p), p) for p in files)
+        else:
+            raise TerminalError(f"no such file or directory: {arg}; check the path")
+    return inputs

@@ -1,0 +1,138 @@
+"""``funnel-report``: print the funnel, channel and intent marts in the terminal."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from crm_funnel.errors import FunnelError, TerminalError
+from crm_funnel.profile import load_target
+
+EPILOG = """examples:
+  funnel-report                      # the default target of ./profiles.yml
+  funnel-report --target postgres    # another target of the same profile
+"""
+
+FUNNEL_SQL = """
+select funnel_stage, contacts_current, contacts_reached, conversion_to_next, drop_off_rate
+from {schema}.rpt_funnel
+order by stage_order
+"""
+
+CHANNEL_SQL = """
+select first_touch_channel, funnel_stage, contacts_reached, conversion_from_lead
+from {schema}.rpt_channel_effectiveness
+order by first_touch_channel, stage_order
+"""
+
+INTENT_SQL = """
+select lead_source, contacts, avg_intent_score, median_intent_score
+from {schema}.rpt_intent_by_source
+order by avg_intent_score desc, lead_source
+"""
+
+
+def format_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """Render rows as an aligned text table (numbers right-aligned)."""
+    cells = [[_cell(value) for value in row] for row in rows]
+    widths = [len(h) for h in headers]
+    for row in cells:
+        widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
+    numeric = [all(isinstance(row[i], int | float) or row[i] is None for row in rows) for i in range(len(headers))]
+
+    def line(values: Sequence[str]) -> str:
+        return "  ".join(
+            v.rjust(w) if is_num else v.ljust(w) for v, w, is_num in zip(values, widths, numeric, strict=True)
+        ).rstrip()
+
+    out = [title, line(headers), line(["-" * w for w in widths])]
+    out += [line(row) for row in cells]
+    return "\n".join(out)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def _percent(value: float | None) -> float | None:
+    return None if value is None else round(100 * value, 1)
+
+
+def channel_pivot(rows: Sequence[Sequence[Any]]) -> tuple[list[str], list[list[Any]]]:
+    """One row per channel: leads, then the % of leads that reached each later stage."""
+    stages: list[str] = []
+    by_channel: dict[str, dict[str, tuple[int, float | None]]] = {}
+    for channel, stage, reached, from_lead in rows:
+        if stage not in stages:
+            stages.append(stage)
+        by_channel.setdefault(channel, {})[stage] = (reached, from_lead)
+    headers = ["first_touch_channel", "leads"] + [f"% to {s}" for s in stages[1:]]
+    table = []
+    for channel, stage_values in by_channel.items():
+        leads = stage_values[stages[0]][0]
+        table.append([channel, leads] + [_percent(stage_values[s][1]) for s in stages[1:]])
+    table.sort(key=lambda row: -row[1])
+    return headers, table
+
+
+def render(fetch: Any, schema: str = "marts") -> str:
+    funnel = fetch(FUNNEL_SQL.format(schema=schema))
+    funnel_rows = [
+        [stage, current, reached, _percent(conversion), _percent(drop_off)]
+        for stage, current, reached, conversion, drop_off in funnel
+    ]
+    channel_headers, channel_rows = channel_pivot(fetch(CHANNEL_SQL.format(schema=schema)))
+    intent = fetch(INTENT_SQL.format(schema=schema))
+    return "\n\n".join(
+        [
+            format_table(
+                "Funnel",
+                ["stage", "current", "reached", "% to next", "% drop-off"],
+                funnel_rows,
+            ),
+            format_table("Channel effectiveness (first touch)", channel_headers, channel_rows),
+            format_table(
+                "Intent by lead source",
+                ["lead_source", "contacts", "avg intent", "median intent"],
+                intent,
+            ),
+        ]
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="funnel-report",
+        description="Print the funnel, channel effectiveness and intent-by-source marts.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--profiles-dir", help="directory holding profiles.yml (as in dbt)")
+    parser.add_argument("--target", help="profile target (default: the profile's target)")
+    parser.add_argument("--schema", default="marts", help="schema of the marts (default: marts)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        target = load_target(args.profiles_dir, args.target)
+        from crm_funnel.connections import query_all
+
+        print(render(lambda sql: query_all(target, sql), args.schema))
+    except FunnelError as exc:
+        print(f"funnel-report: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

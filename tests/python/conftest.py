@@ -1,0 +1,320 @@
+"""Shared fixtures and helpers for the crm_funnel Python tests (real databases, no mocks).
+
+Fixtures
+--------
+``pg_server`` (session)
+    ``{"host", "port", "user"}`` of a PostgreSQL server. Uses PGHOST/PGPORT/PGUSER
+    (defaults 127.0.0.1, 5432, postgres) if a server answers there; otherwise starts a
+    throwaway cluster (initdb + pg_ctl, trust auth, a free loopback port) that is stopped
+    and removed at the end of the session.
+``pg_database`` (function)
+    A fresh, uniquely named database ``crm_funnel_test_<8 hex>`` on ``pg_server``:
+    ``{"host", "port", "user", "dbname"}``. Dropped (WITH (FORCE)) afterwards.
+``duckdb_profile`` / ``postgres_profile`` (function)
+    A ``ProfileRef``: a 2-tuple ``(profiles_dir, target)`` ready for
+    ``--profiles-dir DIR --target NAME``, on a fresh DuckDB file / fresh ``pg_database``.
+    It also has ``.kind`` ('duckdb' or 'postgres') and ``.conn`` (DuckDB: ``{"path"}``,
+    PostgreSQL: the ``pg_database`` dict), so ``profiles_dir, target = duckdb_profile``
+    works and ``fetch(duckdb_profile, sql)`` can query the same database.
+``warehouse_profile`` (function, parametrized)
+    ``duckdb_profile`` and then ``postgres_profile``: use it for tests that must pass on
+    both backends.
+
+Helpers (module level: ``from conftest import write_profiles, fetch, execute, ...``)
+--------------------------------------------------------------------------------------
+``write_profiles(dir, target_kind, **conn) -> Path``
+    Writes ``dir/profiles.yml`` with profile ``crm_funnel`` and one target ``ci`` of type
+    ``duckdb`` (``path=...``; schema main) or ``postgres`` (``host, port, user, dbname``,
+    password ''; schema public), threads 2. Extra ``conn`` keys override/extend the target.
+    Returns ``dir``.
+``fetch(ref, sql, params=None) -> list[tuple]``
+    Runs one query against the database of a ``ProfileRef`` and returns all rows.
+``execute(ref, *statements)``
+    Runs statements against the database of a ``ProfileRef`` and commits.
+``run_funnel_load(*args, input=None, env=None, cwd=None) -> CompletedProcess``
+    Runs the real console script (``python -m crm_funnel.load_cli``) in a subprocess with
+    text stdout/stderr captured (``input`` may be bytes for stdin).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg2
+import pytest
+import yaml
+
+PROFILE = "crm_funnel"
+TARGET = "ci"
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+class ProfileRef(tuple):
+    """``(profiles_dir, target)`` plus ``.kind`` and ``.conn`` (see the module docstring)."""
+
+    kind: str
+    conn: dict[str, Any]
+
+    def __new__(cls, profiles_dir: Path, target: str, kind: str, conn: dict[str, Any]):
+        self = super().__new__(cls, (profiles_dir, target))
+        self.kind = kind
+        self.conn = conn
+        return self
+
+    @property
+    def profiles_dir(self) -> Path:
+        return self[0]
+
+    @property
+    def target(self) -> str:
+        return self[1]
+
+    def cli_args(self) -> list[str]:
+        """``["--profiles-dir", DIR, "--target", NAME]``."""
+        return ["--profiles-dir", str(self[0]), "--target", self[1]]
+
+
+def write_profiles(directory: str | os.PathLike[str], target_kind: str, **conn: Any) -> Path:
+    """Write ``profiles.yml`` (profile crm_funnel, one target 'ci'); return the directory."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    if target_kind == "duckdb":
+        output: dict[str, Any] = {"type": "duckdb", "path": str(conn.pop("path"))}
+        output["schema"] = "main"
+    elif target_kind == "postgres":
+        output = {
+            "type": "postgres",
+            "host": str(conn.pop("host")),
+            "port": int(conn.pop("port")),
+            "user": str(conn.pop("user")),
+            "password": str(conn.pop("password", "")),
+            "dbname": str(conn.pop("dbname")),
+            "schema": "public",
+        }
+    else:
+        raise ValueError(f"target_kind must be 'duckdb' or 'postgres', not {target_kind!r}")
+    output["threads"] = 2
+    output.update(conn)
+    document = {PROFILE: {"target": TARGET, "outputs": {TARGET: output}}}
+    (directory / "profiles.yml").write_text(yaml.safe_dump(document, sort_keys=False))
+    return directory
+
+
+def fetch(ref: ProfileRef, sql: str, params: Any = None) -> list[tuple]:
+    """All rows of one query on the database behind ``ref``."""
+    if ref.kind == "duckdb":
+        import duckdb
+
+        con = duckdb.connect(str(ref.conn["path"]))
+        try:
+            return con.execute(sql, params or []).fetchall()
+        finally:
+            con.close()
+    c = ref.conn
+    con = psycopg2.connect(host=c["host"], port=c["port"], user=c["user"], dbname=c["dbname"])
+    try:
+        with con.cursor() as cur:
+            cur.execute(sql, params)
+            return cur.fetchall()
+    finally:
+        con.close()
+
+
+def execute(ref: ProfileRef, *statements: str) -> None:
+    """Run statements on the database behind ``ref`` and commit them."""
+    if ref.kind == "duckdb":
+        import duckdb
+
+        con = duckdb.connect(str(ref.conn["path"]))
+        try:
+            for statement in statements:
+                con.execute(statement)
+        finally:
+            con.close()
+        return
+    c = ref.conn
+    con = psycopg2.connect(host=c["host"], port=c["port"], user=c["user"], dbname=c["dbname"])
+    try:
+        with con.cursor() as cur:
+            for statement in statements:
+                cur.execute(statement)
+        con.commit()
+    finally:
+        con.close()
+
+
+def run_funnel_load(
+    *args: str | os.PathLike[str],
+    input: bytes | None = None,
+    env: dict[str, str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``funnel-load ARGS`` as a real process; stdout/stderr are text."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "crm_funnel.load_cli", *map(str, args)],
+        input=input,
+        capture_output=True,
+        env=env,
+        cwd=cwd,
+        timeout=timeout,
+    )
+    return subprocess.CompletedProcess(
+        proc.args,
+        proc.returncode,
+        proc.stdout.decode("utf-8", "replace"),
+        proc.stderr.decode("utf-8", "replace"),
+    )
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+
+def _can_connect(host: str, port: int, user: str) -> bool:
+    try:
+        psycopg2.connect(
+            host=host, port=port, user=user, dbname="postgres", connect_timeout=3
+        ).close()
+    except psycopg2.OperationalError:
+        return False
+    return True
+
+
+def _pg_binary(name: str) -> str | None:
+    found = shutil.which(name)
+    if found:
+        return found
+    with contextlib.suppress(OSError, subprocess.CalledProcessError):
+        bindir = subprocess.run(
+            ["pg_config", "--bindir"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        candidate = Path(bindir) / name
+        if candidate.exists():
+            return str(candidate)
+    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)
+    return candidates[0] if candidates else None
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def _throwaway_cluster(initdb: str, pg_ctl: str) -> Iterator[dict[str, Any]]:
+    as_root = os.geteuid() == 0
+    prefix: list[str] = ["runuser", "-u", "postgres", "--"] if as_root else []
+    tmp = Path(tempfile.mkdtemp(prefix="crm_funnel_pg_"))
+    data, log = tmp / "data", tmp / "server.log"
+    if as_root:
+        pw = pwd.getpwnam("postgres")
+        os.chown(tmp, pw.pw_uid, pw.pw_gid)
+    port = _free_port()
+    try:
+        subprocess.run(
+            [*prefix, initdb, "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8",
+             "--locale=C", "--no-sync"],
+            check=True,
+            capture_output=True,
+        )  # fmt: skip
+        options = f"-c listen_addresses=127.0.0.1 -p {port} -k {tmp} -c fsync=off"
+        subprocess.run(
+            [*prefix, pg_ctl, "-D", str(data), "-l", str(log), "-w", "-t", "60", "-o", options,
+             "start"],
+            check=True,
+            capture_output=True,
+        )  # fmt: skip
+        yield {"host": "127.0.0.1", "port": port, "user": "postgres"}
+    finally:
+        subprocess.run(
+            [*prefix, pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop"],
+            capture_output=True,
+        )
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[dict[str, Any]]:
+    host = os.environ.get("PGHOST", "127.0.0.1")
+    port = int(os.environ.get("PGPORT", "5432"))
+    user = os.environ.get("PGUSER", "postgres")
+    if _can_connect(host, port, user):
+        yield {"host": host, "port": port, "user": user}
+        return
+    initdb, pg_ctl = _pg_binary("initdb"), _pg_binary("pg_ctl")
+    if not (initdb and pg_ctl):
+        pytest.exit(
+            f"PostgreSQL is not running at {host}:{port} (user {user}) and initdb/pg_ctl were "
+            "not found: install postgresql-15 or set PGHOST/PGPORT",
+            returncode=1,
+        )
+    with _throwaway_cluster(initdb, pg_ctl) as server:
+        deadline = time.monotonic() + 30
+        while not _can_connect(server["host"], server["port"], server["user"]):
+            if time.monotonic() > deadline:
+                pytest.exit("the throwaway PostgreSQL cluster did not accept connections")
+            time.sleep(0.2)
+        yield server
+
+
+def _admin(server: dict[str, Any]):
+    con = psycopg2.connect(
+        host=server["host"], port=server["port"], user=server["user"], dbname="postgres"
+    )
+    con.autocommit = True
+    return con
+
+
+@pytest.fixture
+def pg_database(pg_server: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    name = f"crm_funnel_test_{uuid.uuid4().hex[:8]}"
+    con = _admin(pg_server)
+    try:
+        with con.cursor() as cur:
+            cur.execute(f'create database "{name}"')
+    finally:
+        con.close()
+    yield {**pg_server, "dbname": name}
+    con = _admin(pg_server)
+    try:
+        with con.cursor() as cur:
+            cur.execute(f'drop database if exists "{name}" with (force)')
+    finally:
+        con.close()
+
+
+# --------------------------------------------------------------------------- profiles
+
+
+@pytest.fixture
+def duckdb_profile(tmp_path: Path) -> ProfileRef:
+    path = tmp_path / "crm_funnel.duckdb"
+    profiles_dir = write_profiles(tmp_path / "profiles", "duckdb", path=path)
+    return ProfileRef(profiles_dir, TARGET, "duckdb", {"path": path})
+
+
+@pytest.fixture
+def postgres_profile(tmp_path: Path, pg_database: dict[str, Any]) -> ProfileRef:
+    profiles_dir = write_profiles(tmp_path / "profiles", "postgres", **pg_database)
+    return ProfileRef(profiles_dir, TARGET, "postgres", dict(pg_database))
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def warehouse_profile(request: pytest.FixtureRequest) -> ProfileRef:
+    return request.getfixturevalue(f"{request.param}_profile")

@@ -1,0 +1,368 @@
+"""Tests of `funnel-generate`: determinism, size, dirt, realism and its command line."""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import gzip
+import io
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tracemalloc
+from pathlib import Path
+
+import pytest
+from crm_funnel import generate
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import reference  # noqa: E402
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SEEDS = reference.Seeds.load(REPO_ROOT / "seeds")
+EMAIL_RE = re.compile(r"^[a-z0-9._%+-]+@[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}$")
+TIME_SHAPE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}.*)?")
+WS = reference.WHITESPACE
+
+
+def _cli() -> list[str]:
+    script = Path(sys.executable).with_name("funnel-generate")
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("funnel-generate")
+    return [found] if found else [sys.executable, "-m", "crm_funnel.generate"]
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([*_cli(), *args], capture_output=True, timeout=120)
+
+
+def generate_bytes(events: int, seed: int = 1, **kwargs: object) -> bytes:
+    buffer = io.BytesIO()
+    generate.generate(buffer, events, seed, **kwargs)  # type: ignore[arg-type]
+    return buffer.getvalue()
+
+
+def lines_of(data: bytes) -> list[str]:
+    text = data.decode("utf-8")
+    assert text.endswith("\n")
+    return text[:-1].split("\n")
+
+
+@pytest.fixture(scope="module")
+def dirty_lines() -> list[str]:
+    return lines_of(generate_bytes(2000, seed=11))
+
+
+@pytest.fixture(scope="module")
+def clean_records() -> list[dict]:
+    return [json.loads(line) for line in lines_of(generate_bytes(20_000, seed=5, dirty_rate=0))]
+
+
+# --------------------------------------------------------------------------- determinism
+
+
+def test_same_seed_same_bytes(tmp_path: Path) -> None:
+    for name in ("a.ndjson", "b.ndjson", "a.ndjson.gz", "b.ndjson.gz"):
+        result = run_cli("--events", "2500", "--seed", "9", "--out", str(tmp_path / name))
+        assert result.returncode == 0, result.stderr
+    plain_a = (tmp_path / "a.ndjson").read_bytes()
+    assert plain_a == (tmp_path / "b.ndjson").read_bytes()
+    assert (tmp_path / "a.ndjson.gz").read_bytes() == (tmp_path / "b.ndjson.gz").read_bytes()
+    assert gzip.decompress((tmp_path / "a.ndjson.gz").read_bytes()) == plain_a
+    stdout = run_cli("--events", "2500", "--seed", "9", "--out", "-", "--quiet")
+    assert stdout.returncode == 0 and stdout.stdout == plain_a
+    assert generate_bytes(2500, seed=9) == plain_a
+
+
+def test_different_seeds_differ() -> None:
+    assert generate_bytes(500, seed=1) != generate_bytes(500, seed=2)
+
+
+def test_gzip_output_is_gzip(tmp_path: Path) -> None:
+    out = tmp_path / "events.ndjson.gz"
+    assert run_cli("--events", "300", "--out", str(out)).returncode == 0
+    assert out.read_bytes()[:2] == b"\x1f\x8b"
+    assert len(lines_of(gzip.decompress(out.read_bytes()))) == 300
+
+
+# --------------------------------------------------------------------------- size
+
+
+@pytest.mark.parametrize("events", [1, 2, 17, 999, 2000, 4321])
+def test_exactly_n_lines(events: int) -> None:
+    assert len(lines_of(generate_bytes(events, seed=events))) == events
+
+
+@pytest.mark.parametrize("rate", [0.0, 0.02, 0.3, 1.0])
+def test_n_respected_at_any_dirty_rate(rate: float) -> None:
+    assert len(lines_of(generate_bytes(1500, seed=3, dirty_rate=rate))) == 1500
+
+
+def test_memory_does_not_grow_with_events() -> None:
+    class Sink(io.RawIOBase):
+        def write(self, data: bytes) -> int:  # type: ignore[override]
+            return len(data)
+
+    def peak(events: int) -> int:
+        tracemalloc.start()
+        try:
+            generate.generate(Sink(), events, 4)  # type: ignore[arg-type]
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    small, large = peak(5_000), peak(30_000)
+    assert large < small * 1.5 + 512 * 1024, (small, large)
+
+
+# --------------------------------------------------------------------------- dirt
+
+
+def _dirty_kinds(lines: list[str]) -> collections.Counter:
+    """Recognise each dirty kind from the text alone (independently of the generator)."""
+    kinds: collections.Counter = collections.Counter()
+    seen_with_id: set[str] = set()
+    for line in lines:
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            kinds["invalid_json"] += 1
+            continue
+        if not isinstance(obj, dict):
+            kinds["non_object_json"] += 1
+            continue
+        if line in seen_with_id:
+            kinds["duplicate_line"] += 1
+            continue
+        if isinstance(obj.get("event_id"), str) and obj["event_id"]:
+            seen_with_id.add(line)
+        email = obj.get("email")
+        if "email" not in obj or email is None:
+            kinds["missing_email"] += 1
+        elif not isinstance(email, str):
+            kinds["non_string_email"] += 1
+        elif not email.strip(WS):
+            kinds["empty_email"] += 1
+        elif not EMAIL_RE.match(email.strip(WS).lower()):
+            kinds["malformed_email"] += 1
+        elif email != email.strip(WS).lower():
+            kinds["email_whitespace_case"] += 1
+        event_type = obj.get("event_type")
+        if not isinstance(event_type, str) or not event_type.strip(WS):
+            kinds["missing_event_type"] += 1
+        elif event_type not in SEEDS.canonical_types:
+            normal = event_type.strip(WS).lower()
+            if normal in SEEDS.canonical_types or normal in SEEDS.aliases:
+                kinds["event_type_alias_case"] += 1
+            else:
+                kinds["unknown_event_type"] += 1
+        event_time = obj.get("event_time")
+        if not isinstance(event_time, str) or not event_time.strip(WS):
+            kinds["missing_event_time"] += 1
+        else:
+            instant = reference.parse_event_time(event_time)
+            if instant is None:
+                shape = TIME_SHAPE_RE.fullmatch(event_time.strip(WS))
+                impossible = shape is not None and not event_time.endswith(" PST")
+                kinds["impossible_event_time" if impossible else "unparseable_event_time"] += 1
+            elif not dt.datetime(2000, 1, 1) <= instant <= dt.datetime(2030, 1, 1):
+                kinds["out_of_range_event_time"] += 1
+        channel = obj.get("channel")
+        if not isinstance(channel, str) or not channel.strip(WS):
+            kinds["missing_channel"] += 1
+    return kinds
+
+
+@pytest.mark.parametrize("seed", [11, 12, 2026])
+def test_every_dirty_kind_present(seed: int) -> None:
+    kinds = _dirty_kinds(lines_of(generate_bytes(2000, seed=seed)))
+    missing = [kind for kind in generate.DIRTY_KINDS if kinds[kind] == 0]
+    assert not missing, f"absent dirty kinds: {missing} (found {dict(kinds)})"
+
+
+def test_dirty_rate_is_respected(dirty_lines: list[str]) -> None:
+    total = sum(_dirty_kinds(dirty_lines).values())
+    # 2% of 2000 = 40 dirty lines; a few records accidentally match two kinds.
+    assert 36 <= total <= 48, total
+
+
+def test_no_dirt_at_rate_zero(clean_records: list[dict]) -> None:
+    lines = [json.dumps(record, ensure_ascii=False) for record in clean_records]
+    assert not _dirty_kinds(lines)
+
+
+def test_dirty_valid_variants_stay_valid(dirty_lines: list[str]) -> None:
+    rules = {
+        "valid_email_regex": EMAIL_RE.pattern,
+        "min_event_date": "2000-01-01",
+        "future_tolerance_hours": 24,
+        "unknown_channel": "unknown",
+    }
+    as_of = dt.datetime(2026, 7, 1)
+    emails = set()
+    padded = []
+    for line in dirty_lines:
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(obj, dict) and isinstance(obj.get("email"), str):
+            emails.add(obj["email"])
+            if obj["email"] != obj["email"].strip(WS).lower():
+                padded.append(obj)
+    assert padded
+    for obj in padded:
+        result = reference.classify(obj, "k", rules, SEEDS, as_of)
+        if isinstance(result, str):
+            continue  # also hit by another dirty kind
+        # The same contact appears elsewhere with its clean spelling.
+        assert result.email in emails
+
+
+# --------------------------------------------------------------------------- realism
+
+
+def test_clean_records_are_all_valid(clean_records: list[dict]) -> None:
+    rules = {
+        "valid_email_regex": EMAIL_RE.pattern,
+        "min_event_date": "2000-01-01",
+        "future_tolerance_hours": 0,
+        "unknown_channel": "unknown",
+    }
+    as_of = dt.datetime(2026, 6, 30, 23, 59, 59)
+    for record in clean_records:
+        result = reference.classify(record, "k", rules, SEEDS, as_of)
+        assert not isinstance(result, str), (result, record)
+        assert dt.datetime(2025, 1, 1) <= result.event_at, record
+
+
+def test_contact_times_strictly_increase(clean_records: list[dict]) -> None:
+    by_contact: dict[str, list[dt.datetime]] = collections.defaultdict(list)
+    for record in clean_records:
+        by_contact[record["email"]].append(reference.parse_event_time(record["event_time"]))
+    for email, times in by_contact.items():
+        ordered = sorted(times)
+        gaps = [(b - a).total_seconds() for a, b in zip(ordered, ordered[1:], strict=False)]
+        assert all(gap >= 1 for gap in gaps), (email, ordered)
+
+
+def test_about_twelve_events_per_contact(clean_records: list[dict]) -> None:
+    contacts = {record["email"] for record in clean_records}
+    assert 9 <= len(clean_records) / len(contacts) <= 15
+
+
+def test_vocabulary_channels_and_industries(clean_records: list[dict]) -> None:
+    types = collections.Counter(record["event_type"] for record in clean_records)
+    expected_types = SEEDS.canonical_types - {"manual_override"}
+    assert expected_types <= set(types), expected_types - set(types)
+    channels = {record["channel"].strip().lower() for record in clean_records}
+    assert set(generate.CHANNELS) <= channels
+    industries = {record.get("industry") for record in clean_records} - {None}
+    assert {"SaaS", "Fintech", "Healthcare", "Education", "Retail"} <= industries
+
+
+def test_channels_convert_differently(clean_records: list[dict]) -> None:
+    first: dict[str, tuple[dt.datetime, str]] = {}
+    converted: set[str] = set()
+    for record in clean_records:
+        at = reference.parse_event_time(record["event_time"])
+        if record["email"] not in first or at < first[record["email"]][0]:
+            first[record["email"]] = (at, record["channel"].strip().lower())
+        if record["event_type"] in ("demo_booked", "deal_closed", "purchase"):
+            converted.add(record["email"])
+    rates = {}
+    for channel in ("referral", "email", "paid_search", "partner"):
+        members = [email for email, (_, ch) in first.items() if ch == channel]
+        rates[channel] = sum(email in converted for email in members) / len(members)
+    assert rates["referral"] > rates["email"] and rates["partner"] > rates["paid_search"], rates
+
+
+def test_properties(clean_records: list[dict]) -> None:
+    for record in clean_records:
+        props = record.get("properties", {})
+        if record["event_type"].startswith("email_"):
+            assert props.get("campaign_id") and isinstance(props.get("sequence_step"), int)
+        if record["event_type"] in ("deal_closed", "purchase"):
+            assert props["amount"] > 0 and props["currency"] in ("EUR", "USD", "GBP")
+        if record["event_type"] == "email_bounced":
+            assert props["bounce_type"] in ("hard", "soft")
+    sources = {
+        str(r["properties"]["lead_source"]).strip().lower()
+        for r in clean_records
+        if "lead_source" in r.get("properties", {})
+    }
+    assert {"referral", "organic", "paid", "event", "partner"} <= sources
+
+
+def test_event_ids_and_time_formats(clean_records: list[dict]) -> None:
+    without_id = sum(
+        1
+        for r in clean_records
+        if not isinstance(r.get("event_id"), (str, int)) or r["event_id"] == ""
+    )
+    assert 0.15 <= without_id / len(clean_records) <= 0.25
+    assert any(isinstance(r.get("event_id"), int) for r in clean_records)
+    formats = collections.Counter()
+    for record in clean_records:
+        text = record["event_time"]
+        if text.endswith("Z"):
+            formats["z"] += 1
+        if re.search(r"[+-][0-9]{2}(:?[0-9]{2})?$", text) and len(text) > 10:
+            formats["offset"] += 1
+        if re.search(r"[+-][0-9]{4}$", text):
+            formats["offset_no_colon"] += 1
+        if re.fullmatch(r"[0-9-]{10}[T ][0-9:.]{8,15}", text):
+            formats["naive"] += 1
+        if len(text) == 10:
+            formats["date_only"] += 1
+        if re.search(r"\.[0-9]{1,6}", text):
+            formats["fraction"] += 1
+    assert formats["z"] > len(clean_records) / 2
+    for name in ("offset", "offset_no_colon", "naive", "date_only", "fraction"):
+        assert formats[name] > 0, formats
+
+
+def test_start_and_end_bound_the_times() -> None:
+    data = generate_bytes(
+        3000, seed=8, dirty_rate=0, start=dt.date(2024, 3, 1), end=dt.date(2024, 3, 31)
+    )
+    times = [reference.parse_event_time(json.loads(line)["event_time"]) for line in lines_of(data)]
+    assert min(times) >= dt.datetime(2024, 3, 1)
+    assert max(times) < dt.datetime(2024, 4, 1)
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def test_help_has_examples() -> None:
+    result = run_cli("--help")
+    assert result.returncode == 0
+    assert b"examples:" in result.stdout and b"--dirty-rate" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        ["--out", "x.ndjson"],
+        ["--events", "0", "--out", "{tmp}/x"],
+        ["--events", "ten", "--out", "{tmp}/x"],
+        ["--events", "10", "--seed", "abc", "--out", "{tmp}/x"],
+        ["--events", "10", "--dirty-rate", "1.5", "--out", "{tmp}/x"],
+        ["--events", "10", "--dirty-rate", "nan", "--out", "{tmp}/x"],
+        ["--events", "10", "--start", "2025-13-01", "--out", "{tmp}/x"],
+        ["--events", "10", "--start", "2025-06-01", "--end", "2025-01-01", "--out", "{tmp}/x"],
+        ["--events", "10", "--out", "{tmp}/no/such/dir/x.ndjson"],
+        ["--events", "10", "--out", "{tmp}/x", "--bogus"],
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line(args: list[str], tmp_path: Path) -> None:
+    result = run_cli(*(arg.replace("{tmp}", str(tmp_path)) for arg in args))
+    stderr = result.stderr.decode()
+    assert result.returncode == 2, stderr
+    assert stderr.count("\n") == 1 and stderr.startswith("funnel-generate: error:"), stderr
+    assert "Traceback" not in stderr
+    assert result.stdout == b""
