@@ -223,23 +223,25 @@ def _throwaway_cluster(initdb: str, pg_ctl: str) -> Iterator[dict[str, Any]]:
     tmp = Path(tempfile.mkdtemp(prefix="crm_funnel_pg_"))
     data, log = tmp / "data", tmp / "server.log"
     if as_root:
-        pw = pwd.getpwnam("postgres")
+        try:
+            pw = pwd.getpwnam("postgres")
+        except KeyError:
+            shutil.rmtree(tmp, ignore_errors=True)
+            pytest.exit("running as root: initdb needs a 'postgres' OS user", returncode=1)
         os.chown(tmp, pw.pw_uid, pw.pw_gid)
     port = _free_port()
     try:
-        subprocess.run(
+        options = f"-c listen_addresses=127.0.0.1 -p {port} -k {tmp} -c fsync=off"
+        for command in (
             [*prefix, initdb, "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8",
              "--locale=C", "--no-sync"],
-            check=True,
-            capture_output=True,
-        )  # fmt: skip
-        options = f"-c listen_addresses=127.0.0.1 -p {port} -k {tmp} -c fsync=off"
-        subprocess.run(
             [*prefix, pg_ctl, "-D", str(data), "-l", str(log), "-w", "-t", "60", "-o", options,
              "start"],
-            check=True,
-            capture_output=True,
-        )  # fmt: skip
+        ):  # fmt: skip
+            done = subprocess.run(command, capture_output=True, text=True)
+            if done.returncode != 0:
+                tail = " ".join((done.stderr or done.stdout).split())[-300:]
+                pytest.exit(f"could not start a throwaway PostgreSQL: {tail}", returncode=1)
         yield {"host": "127.0.0.1", "port": port, "user": "postgres"}
     finally:
         subprocess.run(

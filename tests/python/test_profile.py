@@ -160,6 +160,16 @@ def test_unknown_target_names_the_file_and_the_choices(tmp_path: Path) -> None:
             "bad Jinja",
         ),
     ],
+    ids=[
+        "no-file",
+        "no-profile",
+        "bad-yaml",
+        "unsupported-type",
+        "no-duckdb-path",
+        "no-target-key",
+        "no-host",
+        "bad-jinja",
+    ],
 )
 def test_bad_profiles_are_one_line_terminal_errors(
     tmp_path: Path, text: str | None, needle: str
