@@ -41,6 +41,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
+from crm_funnel.connections import connect_duckdb, connect_postgres, one_line
 from crm_funnel.errors import TerminalError, TransientError
 from crm_funnel.profile import DuckDBTarget, PostgresTarget, Target
 
@@ -98,6 +99,19 @@ def native_event_key(obj: dict[str, Any]) -> str:
     if kind is int or (kind is str and event_id and _usable_id(event_id)):
         return str(event_id)
     return _canonical_hash(obj)
+
+
+# "\ud800" alone is valid JSON to Python but not representable in UTF-8, so neither
+# DuckDB nor PostgreSQL accepts it: such a record is a load error.
+_LONE_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _has_lone_surrogate(obj: Any) -> bool:
+    try:
+        json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 EVENT_KEYS: dict[str, Callable[[dict[str, Any]], str]] = {NATIVE: native_event_key}
@@ -308,16 +322,8 @@ class _CsvSink:
         """Classify ``lines`` (without ``\\n``); ``lineno`` is the number of the line before."""
         decode = _DECODER.decode
         scan_once = _DECODER.scan_once
-        forced = self.forced
-        detect = detect_format
-        sha256 = hashlib.sha256
-        dumps = json.dumps
-        usable_id = _usable_id
-        seen = self.formats_seen
         rows: list[str] = []
         append = rows.append
-        max_field = self.max_field
-        suffix = self.suffix
         for line in lines:
             lineno += 1
             if not line or line.isspace():
@@ -344,49 +350,35 @@ class _CsvSink:
             except (ValueError, RecursionError) as exc:
                 self.error(lineno, text, _json_error_reason(exc))
                 continue
-            if type(obj) is not dict:
-                self.error(lineno, text, f"not a JSON object (got {_json_type(obj)})")
-                continue
-            fmt = forced or detect(obj)
-            if fmt == NATIVE:
-                event_id = obj.get("event_id")
-                kind = type(event_id)
-                if kind is str and event_id and event_id.isascii() and event_id.isprintable():
-                    key = event_id
-                elif kind is int or (kind is str and event_id and usable_id(event_id)):
-                    key = str(event_id)
-                else:
-                    canonical = dumps(
-                        obj, sort_keys=True, separators=SEPARATORS, ensure_ascii=False
-                    )
-                    key = sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
-            else:
-                key = EVENT_KEYS[fmt](obj)
-            seen.add(fmt)
-            if len(text) > max_field:
-                max_field = len(text)
-            append(f"{_Q}{key}{_Q}{_D}{lineno}{_D}{fmt}{_D}{_Q}{text}{_Q}{suffix}")
+            row = self._event_row(lineno, obj, text)
+            if row is not None:
+                append(row)
         self._events_fh.write("".join(rows))
-        self.event_rows += len(rows)
-        self.max_field = max_field
         self.progress.records = self.event_rows + self.error_rows
         return lineno
 
     # -- JSON array elements (text is the element's original text)
     def add_element(self, position: int, obj: Any, text: str) -> None:
-        if type(obj) is not dict:
-            self.error(position, text, f"not a JSON object (got {_json_type(obj)})")
-            return
-        fmt = self.forced or detect_format(obj)
-        key = EVENT_KEYS[fmt](obj)
-        self.formats_seen.add(fmt)
-        self.max_field = max(self.max_field, len(text))
-        self._events_fh.write(
-            f"{_Q}{key}{_Q}{_D}{position}{_D}{fmt}{_D}{_Q}{text}{_Q}{self.suffix}"
-        )
-        self.event_rows += 1
+        row = self._event_row(position, obj, text)
+        if row is not None:
+            self._events_fh.write(row)
         if not position & 0x3FF:
             self.progress.records = self.event_rows + self.error_rows
+
+    def _event_row(self, position: int, obj: Any, text: str) -> str | None:
+        """The CSV row of one decoded record, or None after recording why it is an error."""
+        if type(obj) is not dict:
+            self.error(position, text, f"not a JSON object (got {_json_type(obj)})")
+            return None
+        if "\\u" in text and _LONE_SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(obj):
+            self.error(position, text, "invalid JSON: lone UTF-16 surrogate escape")
+            return None
+        fmt = self.forced or detect_format(obj)
+        self.formats_seen.add(fmt)
+        self.event_rows += 1
+        self.max_field = max(self.max_field, len(text))
+        key = EVENT_KEYS[fmt](obj)
+        return f"{_Q}{key}{_Q}{_D}{position}{_D}{fmt}{_D}{_Q}{text}{_Q}{self.suffix}"
 
     def source_format(self) -> str:
         if self.forced:
@@ -777,11 +769,6 @@ class LoadResult:
 # --------------------------------------------------------------------------- databases
 
 
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return " ".join(text.splitlines()[0].split())
-
-
 class Backend:
     """A raw-schema writer. Subclasses implement the SQL for one database."""
 
@@ -882,25 +869,10 @@ class DuckDBBackend(Backend):
 
         self._duckdb = duckdb
         self.target = target
-        path = target.path
-        if not path.parent.is_dir():
-            raise TerminalError(
-                f"cannot open DuckDB file {path}: directory {path.parent} does not exist "
-                f"(create it or fix 'path' in {target.profiles_file})"
-            )
-        try:
-            self.con = duckdb.connect(str(path))
-        except duckdb.Error as exc:
-            msg = _one_line(exc)
-            if "lock" in msg.lower():
-                raise TransientError(
-                    f"DuckDB file {path} is in use by another process (dbt? another "
-                    "funnel-load?); wait for it to finish and retry"
-                ) from None
-            raise TerminalError(f"cannot open DuckDB file {path}: {msg}") from None
+        self.con = connect_duckdb(target)
 
     def _error(self, exc: BaseException, doing: str) -> Exception:
-        msg = _one_line(exc)
+        msg = one_line(exc)
         if "lock" in msg.lower() or isinstance(exc, self._duckdb.TransactionException):
             return TransientError(f"DuckDB {doing} failed ({msg}); retry")
         return TerminalError(
@@ -1044,19 +1016,7 @@ class PostgresBackend(Backend):
 
         self._pg = psycopg2
         self.target = target
-        where = f"{target.host}:{target.port}/{target.dbname}"
-        try:
-            self.con = psycopg2.connect(
-                host=target.host,
-                port=target.port,
-                user=target.user,
-                password=target.password,
-                dbname=target.dbname,
-                connect_timeout=10,
-                application_name="funnel-load",
-            )
-        except psycopg2.OperationalError as exc:
-            raise self._connect_error(exc, where) from None
+        self.con = connect_postgres(target, application_name="funnel-load")
         try:
             self.con.set_client_encoding("UTF8")
             with self.con.cursor() as cur:
@@ -1069,42 +1029,14 @@ class PostgresBackend(Backend):
             self.close()
             raise self._error(exc, "connection setup") from None
 
-    def _connect_error(self, exc: Exception, where: str) -> Exception:
-        t = self.target
-        msg = str(exc)
-        low = msg.lower()
-        if (
-            "password authentication failed" in low
-            or "no password supplied" in low
-            or ("role" in low and "does not exist" in low)
-            or "authentication failed" in low
-        ):
-            return TerminalError(
-                f"bad credentials for user {t.user} at {where} "
-                f"(check PGUSER/PGPASSWORD or {t.profiles_file})"
-            )
-        if "database" in low and "does not exist" in low:
-            return TerminalError(
-                f"database {t.dbname!r} does not exist at {t.host}:{t.port} "
-                f"(create it: createdb {t.dbname}, or fix dbname in {t.profiles_file})"
-            )
-        if "could not translate host name" in low or "name or service not known" in low:
-            return TerminalError(
-                f"unknown PostgreSQL host {t.host!r} (fix host in {t.profiles_file} or PGHOST)"
-            )
-        return TransientError(
-            f"cannot reach PostgreSQL at {t.host}:{t.port} ({_one_line(exc)}); "
-            "is the server running? check host/port in profiles.yml or PGHOST/PGPORT"
-        )
-
     def _error(self, exc: BaseException, doing: str) -> Exception:
         if isinstance(exc, self._pg.OperationalError | self._pg.InterfaceError):
             return TransientError(
-                f"PostgreSQL connection failed during {doing} ({_one_line(exc)}); "
+                f"PostgreSQL connection failed during {doing} ({one_line(exc)}); "
                 "nothing was committed, retry"
             )
         return TerminalError(
-            f"PostgreSQL error during {doing} ({_one_line(exc)}); nothing was committed"
+            f"PostgreSQL error during {doing} ({one_line(exc)}); nothing was committed"
         )
 
     def _rollback(self) -> None:

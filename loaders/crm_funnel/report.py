@@ -7,7 +7,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from crm_funnel.errors import FunnelError, TerminalError
+from crm_funnel.connections import query_all
+from crm_funnel.errors import FunnelError
 from crm_funnel.profile import load_target
 
 EPILOG = """examples:
@@ -40,11 +41,15 @@ def format_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any
     widths = [len(h) for h in headers]
     for row in cells:
         widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
-    numeric = [all(isinstance(row[i], int | float) or row[i] is None for row in rows) for i in range(len(headers))]
+    numeric = [
+        all(isinstance(row[i], int | float) or row[i] is None for row in rows)
+        for i in range(len(headers))
+    ]
 
     def line(values: Sequence[str]) -> str:
         return "  ".join(
-            v.rjust(w) if is_num else v.ljust(w) for v, w, is_num in zip(values, widths, numeric, strict=True)
+            v.rjust(w) if is_num else v.ljust(w)
+            for v, w, is_num in zip(values, widths, numeric, strict=True)
         ).rstrip()
 
     out = [title, line(headers), line(["-" * w for w in widths])]
@@ -125,8 +130,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         target = load_target(args.profiles_dir, args.target)
-        from crm_funnel.connections import query_all
-
         print(render(lambda sql: query_all(target, sql), args.schema))
     except FunnelError as exc:
         print(f"funnel-report: error: {exc}", file=sys.stderr)

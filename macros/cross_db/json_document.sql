@@ -1,4 +1,6 @@
-{#- Parses JSON text once into the engine's JSON type, for json_extract_text. -#}
+{#- Parses JSON text once into the engine's JSON type, for json_extract_text.
+    PostgreSQL's jsonb cannot hold the escape \u0000 (valid JSON), so it is read
+    as U+FFFD there instead of failing the build. -#}
 {% macro json_document(json_text) -%}
     {{ return(adapter.dispatch('json_document', 'crm_funnel')(json_text)) }}
 {%- endmacro %}
@@ -8,5 +10,5 @@
 {%- endmacro %}
 
 {% macro postgres__json_document(json_text) -%}
-    cast({{ json_text }} as jsonb)
+    cast(replace({{ json_text }}, '\u0000', '\ufffd') as jsonb)
 {%- endmacro %}

@@ -437,8 +437,10 @@ def compute(paths: Iterable[Path | str], rules: dict[str, Any], seeds_dir: Path)
             if not line.strip():
                 continue  # blank lines carry no record
             expected.lines += 1
-            try:  # invalid UTF-8, invalid JSON (NaN and Infinity are not JSON)
+            try:  # invalid UTF-8, invalid JSON (NaN and Infinity are not JSON), and text
+                # that cannot be UTF-8 (a lone surrogate escape such as "\ud800")
                 obj = json.loads(line.decode("utf-8"), parse_constant=_not_json)
+                json.dumps(obj, ensure_ascii=False).encode("utf-8")
             except ValueError:
                 expected.load_errors += 1
                 continue

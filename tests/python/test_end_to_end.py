@@ -261,6 +261,17 @@ def edge_case_lines() -> list[bytes]:
         _edge(f"login@{domain}", "logged_in", "2025-09-05T00:00:01Z", event_id="edge-77"),
         _edge(f"login@{domain}", "login", "2025-09-05T00:00:02Z", event_id="edge-78"),
         _edge(f"login@{domain}", "login", "2025-09-05T00:00:03Z", event_id="edge-79"),
+        # Valid JSON escapes the databases treat specially: \u0000 in a property is an
+        # activity on both targets; a lone surrogate cannot be UTF-8, so it is a load error.
+        _edge(
+            f"nul@{domain}",
+            "view",
+            "2025-09-06T00:00:00Z",
+            event_id="edge-80",
+            properties={"note": "a\u0000b"},
+        ),
+        b'{"email": "lone@edge-case.io", "event_type": "view", "event_time": "2025-01-01",'
+        b' "note": "\\ud800"}',
         # Not records: blank line, CRLF, NaN, invalid UTF-8, a JSON scalar.
         b"",
         b'{"email": "nan@edge-case.io", "event_type": "view", "event_time": "2025-01-01",'

@@ -247,7 +247,8 @@ def test_bad_records_go_to_load_errors_with_reason_and_text(
         b"   \t ",  # 12: whitespace only (not a record)
         b'{"n": NaN}',  # 13: NaN is not JSON
         b'{"a": 1} {"b": 2}',  # 14: two objects on one line
-        json.dumps(good[2]).encode(),  # 15, no final newline
+        b'{"lone": "\\ud800"}',  # 15: a lone surrogate escape cannot be stored as UTF-8
+        json.dumps(good[2]).encode(),  # 16, no final newline
     ]
     path = tmp_path / "dirty.ndjson"
     path.write_bytes(b"\n".join(raw_lines))
@@ -266,6 +267,7 @@ def test_bad_records_go_to_load_errors_with_reason_and_text(
         (10, '{"nul": 1}\\x00', "invalid JSON: "),
         (13, '{"n": NaN}', "invalid JSON: "),
         (14, '{"a": 1} {"b": 2}', "invalid JSON: "),
+        (15, '{"lone": "\\ud800"}', "invalid JSON: lone UTF-16 surrogate escape"),
     ]
     assert [(p, t) for p, t, _ in errors] == [(p, t) for p, t, _ in expected_errors]
     for (_, _, reason), (_, _, prefix) in zip(errors, expected_errors, strict=True):
@@ -275,12 +277,12 @@ def test_bad_records_go_to_load_errors_with_reason_and_text(
     assert events(warehouse_profile) == {
         "g0": (str(path.resolve()), 1, "native", json.dumps(good[0])),
         "g1": (str(path.resolve()), 11, "native", json.dumps(good[1])),
-        "g2": (str(path.resolve()), 15, "native", json.dumps(good[2])),
+        "g2": (str(path.resolve()), 16, "native", json.dumps(good[2])),
     }
-    assert (s["read"], s["new"], s["dup"], s["err"]) == (13, 3, 0, 10)
+    assert (s["read"], s["new"], s["dup"], s["err"]) == (14, 3, 0, 11)
     (row,) = loads(warehouse_profile)
     assert row["records_read"] == row["events_loaded"] + row["duplicates_skipped"] + row["errors"]
-    assert (row["records_read"], row["errors"]) == (13, 10)
+    assert (row["records_read"], row["errors"]) == (14, 11)
 
 
 def test_event_keys_event_id_or_content_hash_and_first_occurrence_wins(
