@@ -36,21 +36,18 @@ order by avg_intent_score desc, lead_source
 
 
 def format_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """Render rows as an aligned text table (numbers right-aligned)."""
+    """Render rows as an aligned text table: first column left, the others right."""
     cells = [[_cell(value) for value in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in cells:
         widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
-    numeric = [
-        all(isinstance(row[i], int | float) or row[i] is None for row in rows)
-        for i in range(len(headers))
-    ]
 
     def line(values: Sequence[str]) -> str:
-        return "  ".join(
-            v.rjust(w) if is_num else v.ljust(w)
-            for v, w, is_num in zip(values, widths, numeric, strict=True)
-        ).rstrip()
+        first, *rest = (
+            v.ljust(w) if i == 0 else v.rjust(w)
+            for i, (v, w) in enumerate(zip(values, widths, strict=True))
+        )
+        return "  ".join([first, *rest]).rstrip()
 
     out = [title, line(headers), line(["-" * w for w in widths])]
     out += [line(row) for row in cells]
@@ -67,8 +64,8 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def _percent(value: float | None) -> float | None:
-    return None if value is None else round(100 * value, 1)
+def _percent(value: float | None) -> str | None:
+    return None if value is None else f"{100 * value:.1f}%"
 
 
 def channel_pivot(rows: Sequence[Sequence[Any]]) -> tuple[list[str], list[list[Any]]]:
@@ -79,7 +76,7 @@ def channel_pivot(rows: Sequence[Sequence[Any]]) -> tuple[list[str], list[list[A
         if stage not in stages:
             stages.append(stage)
         by_channel.setdefault(channel, {})[stage] = (reached, from_lead)
-    headers = ["first_touch_channel", "leads"] + [f"% to {s}" for s in stages[1:]]
+    headers = ["first_touch_channel", "leads"] + [f"to {s}" for s in stages[1:]]
     table = []
     for channel, stage_values in by_channel.items():
         leads = stage_values[stages[0]][0]
@@ -100,7 +97,7 @@ def render(fetch: Any, schema: str = "marts") -> str:
         [
             format_table(
                 "Funnel",
-                ["stage", "current", "reached", "% to next", "% drop-off"],
+                ["stage", "current", "reached", "to next", "drop-off"],
                 funnel_rows,
             ),
             format_table("Channel effectiveness (first touch)", channel_headers, channel_rows),

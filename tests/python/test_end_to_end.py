@@ -639,8 +639,34 @@ def run_scenario(
                     warehouse.connection.rollback()
     finally:
         warehouse.connection.close()
+    compare_report(profiles_dir, target, expected, diffs)
     if diffs.items:
         pytest.fail(f"{name}: {diffs.report()}", pytrace=False)
+
+
+def compare_report(
+    profiles_dir: Path, target: str, exp: reference.Expected, diffs: Differences
+) -> None:
+    """funnel-report prints each stage's current and reached counts as the reference has them."""
+    report = subprocess.run(
+        [str(BIN / "funnel-report"), "--profiles-dir", str(profiles_dir), "--target", target],
+        capture_output=True,
+        text=True,
+        timeout=SUBPROCESS_TIMEOUT,
+    )
+    diffs.check("funnel-report", report.returncode == 0, f"exit {report.returncode}")
+    lines = report.stdout.splitlines()
+    for want in exp.rpt_funnel:
+        fields = [
+            want["funnel_stage"],
+            f"{want['contacts_current']:,}",
+            f"{want['contacts_reached']:,}",
+        ]
+        diffs.check(
+            "funnel-report",
+            any(line.split()[:3] == fields for line in lines if line.strip()),
+            f"no line starting {fields}",
+        )
 
 
 # ``duckdb_profile`` / ``postgres_profile`` / ``pg_database`` come from conftest.py: a fresh
