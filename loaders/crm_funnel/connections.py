@@ -96,12 +96,10 @@ def query_all(target: Target, sql: str) -> list[tuple[Any, ...]]:
         try:
             return con.execute(sql).fetchall()
         except duckdb.CatalogException as exc:
-            raise TerminalError(
-                f"{one_line(exc)} in {target.describe()}: run dbt build first"
-            ) from None
+            raise _not_built(exc, target) from None
         finally:
             con.close()
-    import psycopg2
+    import psycopg2.errors
 
     con = connect_postgres(target, application_name="funnel-report")
     try:
@@ -109,9 +107,7 @@ def query_all(target: Target, sql: str) -> list[tuple[Any, ...]]:
             cur.execute(sql)
             return cur.fetchall()
     except psycopg2.errors.UndefinedTable as exc:
-        raise TerminalError(
-            f"{one_line(exc)} in {target.describe()}: run dbt build first"
-        ) from None
+        raise _not_built(exc, target) from None
     finally:
         con.close()
 
