@@ -35,13 +35,14 @@ import threading
 import time
 import uuid
 import zlib
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from crm_funnel.connections import connect_duckdb, connect_postgres, one_line
+from crm_funnel.erasure import NO_TOMBSTONES, Tombstones, erasure_ddl, read_tombstones
 from crm_funnel.errors import TerminalError, TransientError
 from crm_funnel.profile import DuckDBTarget, PostgresTarget, Target
 
@@ -57,6 +58,9 @@ _BOM = b"\xef\xbb\xbf"
 _JSON_WS = b" \t\r\n"
 SEPARATORS = (",", ":")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+RAW_TABLES = ("loads", "events", "load_errors", "erasures", "erasure_salt")
+T = TypeVar("T")
+Execute = Callable[..., list[tuple[Any, ...]]]
 
 
 # --------------------------------------------------------------------------- classification
@@ -243,12 +247,13 @@ class Batch:
     errors_csv: Path
     event_rows: int
     error_rows: int
+    erased_rows: int
     max_field: int
     started_at: datetime
 
     @property
     def records_read(self) -> int:
-        return self.event_rows + self.error_rows
+        return self.event_rows + self.error_rows + self.erased_rows
 
 
 # Events CSV columns (the order of EVENT_CSV_COLUMNS): the four that vary per record, then
@@ -281,12 +286,14 @@ class _CsvSink:
         tmpdir: Path,
         fmt: str,
         progress: Progress,
+        tombstones: Tombstones,
         *,
         load_id: str,
         source_file: str,
         loaded_at: datetime,
     ) -> None:
         self.forced = None if fmt == "auto" else fmt
+        self.tombstones = tombstones
         # the columns that are the same on every row of the load, pre-formatted
         quoted_file = source_file.replace(_Q, _Q + _Q)
         self.suffix = (
@@ -304,6 +311,7 @@ class _CsvSink:
         self._errors = csv.writer(self._errors_fh, quoting=csv.QUOTE_ALL, lineterminator="\n")
         self.event_rows = 0
         self.error_rows = 0
+        self.erased_rows = 0
         self.max_field = 0
 
     def close(self) -> None:
@@ -311,7 +319,16 @@ class _CsvSink:
         self._errors_fh.close()
 
     # -- errors
+    def _erased(self, text: str) -> bool:
+        """A record that mentions a forgotten person is never landed again."""
+        if self.tombstones and self.tombstones.mentioned_in(text):
+            self.erased_rows += 1
+            return True
+        return False
+
     def error(self, position: int, raw_text: str, reason: str) -> None:
+        if self._erased(raw_text):
+            return
         raw_text = raw_text.replace("\x00", "\\x00")  # PostgreSQL text cannot hold NUL
         self.max_field = max(self.max_field, len(raw_text))
         self._errors.writerow((position, raw_text, reason))
@@ -354,7 +371,7 @@ class _CsvSink:
             if row is not None:
                 append(row)
         self._events_fh.write("".join(rows))
-        self.progress.records = self.event_rows + self.error_rows
+        self.progress.records = self.records
         return lineno
 
     # -- JSON array elements (text is the element's original text)
@@ -363,7 +380,7 @@ class _CsvSink:
         if row is not None:
             self._events_fh.write(row)
         if not position & 0x3FF:
-            self.progress.records = self.event_rows + self.error_rows
+            self.progress.records = self.records
 
     def _event_row(self, position: int, obj: Any, text: str) -> str | None:
         """The CSV row of one decoded record, or None after recording why it is an error."""
@@ -373,12 +390,18 @@ class _CsvSink:
         if "\\u" in text and _LONE_SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(obj):
             self.error(position, text, "invalid JSON: lone UTF-16 surrogate escape")
             return None
+        if self._erased(text):
+            return None
         fmt = self.forced or detect_format(obj)
         self.formats_seen.add(fmt)
         self.event_rows += 1
         self.max_field = max(self.max_field, len(text))
         key = EVENT_KEYS[fmt](obj)
         return f"{_Q}{key}{_Q}{_D}{position}{_D}{fmt}{_D}{_Q}{text}{_Q}{self.suffix}"
+
+    @property
+    def records(self) -> int:
+        return self.event_rows + self.error_rows + self.erased_rows
 
     def source_format(self) -> str:
         if self.forced:
@@ -576,6 +599,7 @@ def read_to_csv(
     tmpdir: Path,
     fmt: str,
     progress: Progress,
+    tombstones: Tombstones = NO_TOMBSTONES,
 ) -> Batch:
     """Stream one input into CSV files in ``tmpdir``; return the batch description."""
     started_at = utcnow()
@@ -612,6 +636,7 @@ def read_to_csv(
         tmpdir,
         fmt,
         progress,
+        tombstones,
         load_id=load_id,
         source_file=load_input.source_file,
         loaded_at=started_at,
@@ -633,7 +658,7 @@ def read_to_csv(
         if gc_was_enabled:
             gc.enable()
         sink.close()
-    progress.records = sink.event_rows + sink.error_rows
+    progress.records = sink.records
     return Batch(
         load_id=load_id,
         source_file=load_input.source_file,
@@ -643,6 +668,7 @@ def read_to_csv(
         errors_csv=sink.errors_csv,
         event_rows=sink.event_rows,
         error_rows=sink.error_rows,
+        erased_rows=sink.erased_rows,
         max_field=sink.max_field,
         started_at=started_at,
     )
@@ -751,9 +777,9 @@ class LoadResult:
     events_loaded: int = 0
     duplicates_skipped: int = 0
     errors: int = 0
+    erased: int = 0
     skipped: bool = False
     seconds: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def summary(self) -> str:
         if self.skipped:
@@ -762,7 +788,9 @@ class LoadResult:
             f"loaded {self.display}: {_plural(self.records_read, 'record')} -> "
             f"{_plural(self.events_loaded, 'new event')}, "
             f"{_plural(self.duplicates_skipped, 'duplicate')}, "
-            f"{_plural(self.errors, 'error')} (load {self.load_id})"
+            f"{_plural(self.errors, 'error')}"
+            + (f", {_plural(self.erased, 'erased record')}" if self.erased else "")
+            + f" (load {self.load_id})"
         )
 
 
@@ -793,7 +821,7 @@ class Backend:
                 load_id {t} primary key, source_file {t} not null, checksum {t} not null,
                 source_format {t} not null, records_read bigint not null,
                 events_loaded bigint not null, duplicates_skipped bigint not null,
-                errors bigint not null, status {t} not null,
+                errors bigint not null, erased_skipped bigint not null, status {t} not null,
                 started_at timestamp not null, finished_at timestamp not null)""",
             f"""create table if not exists {s}.events (
                 event_key {t} not null primary key, load_id {t} not null,
@@ -804,6 +832,7 @@ class Backend:
                 load_id {t} not null, source_file {t} not null,
                 source_position bigint not null, raw_text {t} not null,
                 reason {t} not null, loaded_at timestamp not null)""",
+            *erasure_ddl(s, t),
         ]
 
     def _find_sql(self, placeholder: str) -> str:
@@ -813,17 +842,17 @@ class Backend:
         )
 
     def _loads_insert_sql(self, placeholder: str) -> str:
-        values = ", ".join([placeholder] * 11)
+        values = ", ".join([placeholder] * 12)
         return (
             f"insert into {self.schema}.loads (load_id, source_file, checksum, source_format, "
-            "records_read, events_loaded, duplicates_skipped, errors, status, started_at, "
-            f"finished_at) values ({values})"
+            "records_read, events_loaded, duplicates_skipped, errors, erased_skipped, status, "
+            f"started_at, finished_at) values ({values})"
         )
 
     @staticmethod
     def _loads_row(batch: Batch, inserted: int) -> tuple[Any, ...]:
         duplicates = batch.event_rows - inserted
-        assert batch.records_read == inserted + duplicates + batch.error_rows
+        assert batch.records_read == inserted + duplicates + batch.error_rows + batch.erased_rows
         return (
             batch.load_id,
             batch.source_file,
@@ -833,6 +862,7 @@ class Backend:
             inserted,
             duplicates,
             batch.error_rows,
+            batch.erased_rows,
             "complete",
             batch.started_at,
             utcnow(),
@@ -843,6 +873,13 @@ class Backend:
         raise NotImplementedError
 
     def find_load(self, checksum: str) -> str | None:
+        raise NotImplementedError
+
+    def transaction(self, doing: str, work: Callable[[Execute], T]) -> T:
+        """Run ``work(execute)`` in one transaction; ``execute(sql, params)`` returns rows.
+
+        SQL uses ``?`` placeholders on every backend.
+        """
         raise NotImplementedError
 
     def write(self, batch: Batch) -> tuple[str | None, int]:
@@ -899,6 +936,22 @@ class DuckDBBackend(Backend):
     def _rollback(self) -> None:
         with contextlib.suppress(self._duckdb.Error):
             self.con.rollback()
+
+    def transaction(self, doing: str, work: Callable[[Execute], T]) -> T:
+        def execute(sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+            return self.con.execute(sql, list(params)).fetchall()
+
+        try:
+            self.con.begin()
+            result = work(execute)
+            self.con.commit()
+            return result
+        except self._duckdb.Error as exc:
+            self._rollback()
+            raise self._error(exc, doing) from None
+        except BaseException:
+            self._rollback()
+            raise
 
     @staticmethod
     def _read_csv(columns: dict[str, str], max_field: int, *, events: bool) -> str:
@@ -1043,14 +1096,30 @@ class PostgresBackend(Backend):
         with contextlib.suppress(self._pg.Error):
             self.con.rollback()
 
+    def transaction(self, doing: str, work: Callable[[Execute], T]) -> T:
+        try:
+            with self.con.cursor() as cur:
+
+                def execute(sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+                    cur.execute(sql.replace("?", "%s"), list(params))
+                    return cur.fetchall() if cur.description else []
+
+                result = work(execute)
+            self.con.commit()
+            return result
+        except self._pg.Error as exc:
+            self._rollback()
+            raise self._error(exc, doing) from None
+        except BaseException:
+            self._rollback()
+            raise
+
     def ensure_tables(self) -> None:
         s = self.schema
         try:
             with self.con.cursor() as cur:
-                cur.execute(
-                    "select to_regclass(%s), to_regclass(%s), to_regclass(%s)",
-                    [f"{s}.loads", f"{s}.events", f"{s}.load_errors"],
-                )
+                tables = [f"{s}.{name}" for name in RAW_TABLES]
+                cur.execute("select " + ", ".join(["to_regclass(%s)"] * len(tables)), tables)
                 if all(cur.fetchone()):
                     self.con.rollback()
                     return
@@ -1211,12 +1280,14 @@ def load_one(
                 return LoadResult(display, existing, skipped=True)
             prog.phase = "reading"
             prog.bytes_read = 0
+        tombstones = read_tombstones(backend)
         with tempfile.TemporaryDirectory(prefix="funnel-load-") as tmp:
             if load_input.path is None:
-                batch = read_to_csv(load_input, stdin or sys.stdin.buffer, Path(tmp), fmt, prog)
+                stream = stdin or sys.stdin.buffer
+                batch = read_to_csv(load_input, stream, Path(tmp), fmt, prog, tombstones)
             else:
                 with _open_input(load_input.path, display) as fh:
-                    batch = read_to_csv(load_input, fh, Path(tmp), fmt, prog)
+                    batch = read_to_csv(load_input, fh, Path(tmp), fmt, prog, tombstones)
             prog.phase = f"writing to {backend.kind}"
             backend.phase_hook = prog.set_phase
             try:
@@ -1232,6 +1303,7 @@ def load_one(
         events_loaded=inserted,
         duplicates_skipped=batch.event_rows - inserted,
         errors=batch.error_rows,
+        erased=batch.erased_rows,
         seconds=time.monotonic() - t0,
     )
 

@@ -34,12 +34,17 @@ Helpers (module level: ``from conftest import write_profiles, fetch, execute, ..
 ``run_funnel_load(*args, input=None, env=None, cwd=None) -> CompletedProcess``
     Runs the real console script (``python -m crm_funnel.load_cli``) in a subprocess with
     text stdout/stderr captured (``input`` may be bytes for stdin).
+``run_dbt(ref, *args, work_dir, dbt_vars=None, check=True) -> CompletedProcess``
+    Runs the real ``dbt ARGS`` (e.g. ``"build"``) on this project against the database of
+    a ``ProfileRef``, with target and log paths under ``work_dir``; with ``check`` a
+    non-zero exit fails the test with the tail of dbt's output.
 """
 
 from __future__ import annotations
 
 import contextlib
 import glob
+import json
 import os
 import pwd
 import shutil
@@ -180,6 +185,39 @@ def run_funnel_load(
         proc.stdout.decode("utf-8", "replace"),
         proc.stderr.decode("utf-8", "replace"),
     )
+
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DBT = Path(sys.executable).with_name("dbt")
+
+
+def run_dbt(
+    ref: ProfileRef,
+    *args: str,
+    work_dir: str | os.PathLike[str],
+    dbt_vars: dict[str, Any] | None = None,
+    check: bool = True,
+    timeout: float = 600,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``dbt ARGS`` on this project against the database of ``ref``."""
+    command = [
+        str(DBT),
+        *args,
+        "--project-dir",
+        str(REPO_ROOT),
+        *ref.cli_args(),
+        "--target-path",
+        str(Path(work_dir) / "target"),
+        "--log-path",
+        str(Path(work_dir) / "logs"),
+    ]
+    if dbt_vars:
+        command += ["--vars", json.dumps(dbt_vars)]
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=REPO_ROOT)
+    if check and proc.returncode != 0:
+        tail = "\n".join(proc.stdout.splitlines()[-30:])
+        pytest.fail(f"dbt {' '.join(args)} failed (exit {proc.returncode}):\n{tail}")
+    return proc
 
 
 # --------------------------------------------------------------------------- PostgreSQL

@@ -519,8 +519,8 @@ def test_a_failing_insert_rolls_back_the_whole_load(
             checksum {text} not null, source_format {text} not null,
             records_read bigint not null check (records_read < 3),
             events_loaded bigint not null, duplicates_skipped bigint not null,
-            errors bigint not null, status {text} not null, started_at timestamp not null,
-            finished_at timestamp not null)""",
+            errors bigint not null, erased_skipped bigint not null, status {text} not null,
+            started_at timestamp not null, finished_at timestamp not null)""",
     ]
     execute(warehouse_profile, *statements)
     small = tmp_path / "small.ndjson"
