@@ -38,6 +38,7 @@ $(DEMO_FILE): | $(STAMP)
 
 demo: install $(DEMO_FILE)
 	$(BIN)/funnel-load $(DEMO_FILE)
+	$(DBT) source freshness
 	$(DBT) build
 	$(BIN)/funnel-report
 
