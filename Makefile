@@ -12,12 +12,13 @@ DEMO_FILE := data/sample/events_$(DEMO_EVENTS)_$(DEMO_SEED).ndjson.gz
 DBT := $(BIN)/dbt
 export DBT_PROFILES_DIR := $(CURDIR)
 
-.PHONY: help install demo build report test pytest lint clean
+.PHONY: help install warehouse quality demo test lint clean
 
 help:
 	@echo "make demo    create .venv, generate $(DEMO_EVENTS) sample events, load them into DuckDB, dbt build, print the funnel"
 	@echo "make test    all tests: pytest (loader, generator, dbt on DuckDB and PostgreSQL) and lint"
-	@echo "make lint    sqlfluff on models and tests, ruff on Python"
+	@echo "make quality load the sample, dbt build, then the Great Expectations suites (Data Docs in target/data_docs/)"
+	@echo "make lint    sqlfluff on models and tests, dbt-score conventions, ruff on Python"
 	@echo "make clean   remove build output, the demo database and sample data"
 
 $(STAMP): pyproject.toml
@@ -36,20 +37,29 @@ $(DEMO_FILE): | $(STAMP)
 	@mkdir -p $(dir $@)
 	$(BIN)/funnel-generate --events $(DEMO_EVENTS) --seed $(DEMO_SEED) --out $@
 
-demo: install $(DEMO_FILE)
+warehouse: install $(DEMO_FILE)
 	$(BIN)/funnel-load $(DEMO_FILE)
 	$(DBT) source freshness
 	$(DBT) build
+
+quality: warehouse
+	$(BIN)/funnel-quality
+
+demo: quality
 	$(BIN)/funnel-report
 
 test: install
 	$(BIN)/pytest
+	$(MAKE) quality
 	$(MAKE) lint
 
 lint: install
 	$(BIN)/sqlfluff lint models tests/data_tests
-	$(BIN)/ruff check loaders tests
-	$(BIN)/ruff format --check loaders tests
+	$(DBT) parse --quiet
+	PYTHONPATH=lint $(BIN)/dbt-score lint --namespace crm_funnel_conventions \
+		--manifest target/manifest.json --fail-project-under 10 --fail-any-item-under 10
+	$(BIN)/ruff check loaders tests lint
+	$(BIN)/ruff format --check loaders tests lint
 
 clean:
 	rm -rf target logs data/sample crm_funnel.duckdb crm_funnel.duckdb.wal

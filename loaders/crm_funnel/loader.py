@@ -343,8 +343,8 @@ class _CsvSink:
         append = rows.append
         for line in lines:
             lineno += 1
-            if not line or line.isspace():
-                continue  # blank lines are not records
+            if not line.strip(_JSON_WS):
+                continue  # blank lines are not records (other control bytes are errors)
             if line[-1:] == b"\r":
                 line = line[:-1]
             try:
@@ -360,6 +360,8 @@ class _CsvSink:
                     obj = decode(text)
             except StopIteration:
                 try:
+                    if text[:1] == "\ufeff":  # a BOM mid-file (files joined with cat)
+                        text = text[1:]
                     obj = decode(text)
                 except (ValueError, RecursionError) as exc:
                     self.error(lineno, text, _json_error_reason(exc))
@@ -387,16 +389,20 @@ class _CsvSink:
         if type(obj) is not dict:
             self.error(position, text, f"not a JSON object (got {_json_type(obj)})")
             return None
-        if "\\u" in text and _LONE_SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(obj):
-            self.error(position, text, "invalid JSON: lone UTF-16 surrogate escape")
+        try:
+            if "\\u" in text and _LONE_SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(obj):
+                self.error(position, text, "invalid JSON: lone UTF-16 surrogate escape")
+                return None
+            if self._erased(text):
+                return None
+            fmt = self.forced or detect_format(obj)
+            key = EVENT_KEYS[fmt](obj)
+        except RecursionError:  # decoded, but too deep to re-encode (content-hash key)
+            self.error(position, text, _json_error_reason(RecursionError()))
             return None
-        if self._erased(text):
-            return None
-        fmt = self.forced or detect_format(obj)
         self.formats_seen.add(fmt)
         self.event_rows += 1
         self.max_field = max(self.max_field, len(text))
-        key = EVENT_KEYS[fmt](obj)
         return f"{_Q}{key}{_Q}{_D}{position}{_D}{fmt}{_D}{_Q}{text}{_Q}{self.suffix}"
 
     @property
@@ -833,6 +839,8 @@ class Backend:
                 source_position bigint not null, raw_text {t} not null,
                 reason {t} not null, loaded_at timestamp not null)""",
             *erasure_ddl(s, t),
+            # raw.loads of databases made before erasure existed
+            f"alter table {s}.loads add column if not exists erased_skipped bigint default 0",
         ]
 
     def _find_sql(self, placeholder: str) -> str:
