@@ -36,6 +36,10 @@
         {%- endif -%}
     {%- endfor -%}
 
+    {%- if var('grant_marts') is not boolean -%}
+        {%- do problems.append("grant_marts = '" ~ var('grant_marts') ~ "' must be true or false") -%}
+    {%- endif -%}
+
     {%- if problems -%}
         {{ exceptions.raise_compiler_error("invalid var: " ~ problems | join("; ")) }}
     {%- endif -%}

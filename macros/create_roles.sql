@@ -1,0 +1,152 @@
+{#- Least privilege on PostgreSQL: four NOLOGIN group roles (names from the vars
+    loader_role, transformer_role, bi_role, operator_role) and what each may do.
+
+        dbt run-operation create_roles --target postgres
+
+    Run it as a superuser (or the database owner with CREATEROLE) before the first
+    load, and again whenever a raw table, a schema or an access tier is added: it is
+    idempotent (creates only what is missing, re-grants the rest). Everything runs
+    in one transaction. `--args '{dry_run: true}'` prints the SQL and runs nothing.
+
+    - loader: usage + create on the raw schema; select, insert, delete on its tables.
+    - transformer (what dbt runs as): usage on raw and select on its tables (also on
+      the tables the loader creates later: default privileges); usage + create on
+      every schema the project builds into (from the graph: models, seeds, snapshots).
+    - bi: usage on the schemas that hold aggregate-tier models. Select on the tables
+      themselves comes from each model's `grants` config (var grant_marts).
+    - operator: member of bi, plus usage on the schemas of contact-tier models.
+    The tier of a mart is its `meta.access_tier` (aggregate | contact). -#}
+{% macro create_roles(dry_run=false) %}
+    {%- if target.type != 'postgres' -%}
+        {{ log(
+            "create_roles: roles and grants are PostgreSQL-only; target '" ~ target.name
+            ~ "' is " ~ target.type ~ ", nothing to do",
+            info=True
+        ) }}
+        {{ return(none) }}
+    {%- endif -%}
+
+    {%- set roles = {
+        'loader': var('loader_role'),
+        'transformer': var('transformer_role'),
+        'bi': var('bi_role'),
+        'operator': var('operator_role'),
+    } -%}
+    {%- for kind, name in roles.items() -%}
+        {%- if name is not string or not modules.re.match('^[a-z_][a-z0-9_]{0,62}$', name) -%}
+            {{ exceptions.raise_compiler_error(
+                "invalid var: " ~ kind ~ "_role = " ~ (name | string)
+                ~ " must be a lower-case SQL identifier (letters, digits, underscores)"
+            ) }}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if roles.values() | unique | list | length < 4 -%}
+        {{ exceptions.raise_compiler_error(
+            "invalid vars: loader_role, transformer_role, bi_role and operator_role must be four different roles"
+        ) }}
+    {%- endif -%}
+    {%- set loader, transformer = roles['loader'], roles['transformer'] -%}
+    {%- set bi, operator = roles['bi'], roles['operator'] -%}
+    {%- set raw = var('raw_schema') -%}
+
+    {#- The schemas the project builds into, and which of them hold each tier. -#}
+    {%- set built_schemas = [] -%}
+    {%- set tier_schemas = {'aggregate': [], 'contact': []} -%}
+    {%- for node in graph.nodes.values()
+        if node.package_name == project_name
+        and node.resource_type in ['model', 'seed', 'snapshot']
+        and node.config.materialized != 'ephemeral' -%}
+        {%- if node.schema not in built_schemas -%}
+            {%- do built_schemas.append(node.schema) -%}
+        {%- endif -%}
+        {%- set tier = (node.config.meta or {}).get('access_tier') -%}
+        {%- if tier in tier_schemas and node.schema not in tier_schemas[tier] -%}
+            {%- do tier_schemas[tier].append(node.schema) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if raw in built_schemas -%}
+        {{ exceptions.raise_compiler_error(
+            "create_roles: the raw schema '" ~ raw ~ "' is also a schema dbt builds into; give the models another schema"
+        ) }}
+    {%- endif -%}
+
+    {%- set existing = [] -%}
+    {%- if execute and not dry_run -%}
+        {%- set found = run_query(
+            "select rolname from pg_catalog.pg_roles where rolname in ('"
+            ~ roles.values() | join("', '") ~ "')"
+        ) -%}
+        {%- for row in found.rows -%}
+            {%- do existing.append(row[0]) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {%- set database = adapter.quote(target.database) -%}
+
+    {%- set statements = [] -%}
+    {#- Roles (cluster-wide): created only when missing, never altered. -#}
+    {%- for name in roles.values() if name not in existing -%}
+        {%- do statements.append(
+            "do $$ begin create role " ~ name ~ " nologin; "
+            ~ "exception when duplicate_object then null; end $$"
+        ) -%}
+    {%- endfor -%}
+    {%- do statements.append("grant " ~ bi ~ " to " ~ operator) -%}
+    {%- do statements.append(
+        "grant connect, temporary on database " ~ database ~ " to " ~ loader ~ ", " ~ transformer
+    ) -%}
+    {%- do statements.append("grant connect on database " ~ database ~ " to " ~ bi ~ ", " ~ operator) -%}
+
+    {#- raw: the loader writes, the transformer reads. -#}
+    {%- do statements.append("create schema if not exists " ~ raw) -%}
+    {%- do statements.append("grant usage, create on schema " ~ raw ~ " to " ~ loader) -%}
+    {%- do statements.append("grant usage on schema " ~ raw ~ " to " ~ transformer) -%}
+    {%- do statements.append(
+        "grant select, insert, delete on all tables in schema " ~ raw ~ " to " ~ loader
+    ) -%}
+    {%- do statements.append("grant select on all tables in schema " ~ raw ~ " to " ~ transformer) -%}
+    {%- do statements.append(
+        "alter default privileges for role " ~ loader ~ " in schema " ~ raw
+        ~ " grant select on tables to " ~ transformer
+    ) -%}
+
+    {#- dbt's schemas: the transformer creates (and so owns) everything in them. -#}
+    {%- for schema in built_schemas | sort -%}
+        {%- do statements.append("create schema if not exists " ~ schema) -%}
+        {%- do statements.append("grant usage, create on schema " ~ schema ~ " to " ~ transformer) -%}
+    {%- endfor -%}
+
+    {#- Readers see the schemas of their tiers; table grants come from dbt's grants config. -#}
+    {%- for schema in tier_schemas['aggregate'] | sort -%}
+        {%- do statements.append("grant usage on schema " ~ schema ~ " to " ~ bi) -%}
+    {%- endfor -%}
+    {%- for schema in tier_schemas['contact'] | sort -%}
+        {%- do statements.append("grant usage on schema " ~ schema ~ " to " ~ operator) -%}
+    {%- endfor -%}
+
+    {%- set sql = statements | join(";\n") ~ ";" -%}
+    {%- if dry_run -%}
+        {{ log("create_roles (dry run, nothing executed):\n" ~ sql, info=True) }}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- call statement('create_roles') -%}
+        {{ sql }}
+    {%- endcall -%}
+    {%- do adapter.commit() -%}
+
+    {%- set created = [] -%}
+    {%- for name in roles.values() if name not in existing -%}
+        {%- do created.append(name) -%}
+    {%- endfor -%}
+    {%- set lines = [
+        "create_roles: database " ~ target.database ~ " ready (roles created now: "
+            ~ (created | join(", ") or "none") ~ ")",
+        "  " ~ loader ~ ": writes " ~ raw,
+        "  " ~ transformer ~ ": reads " ~ raw ~ ", builds " ~ built_schemas | sort | join(", "),
+        "  " ~ bi ~ ": reads the aggregate marts in "
+            ~ (tier_schemas['aggregate'] | sort | join(", ") or "no schema"),
+        "  " ~ operator ~ ": member of " ~ bi ~ ", also reads the contact marts in "
+            ~ (tier_schemas['contact'] | sort | join(", ") or "no schema"),
+        "  select on each mart is granted by: dbt build --vars '{grant_marts: true}'",
+    ] -%}
+    {{ log(lines | join("\n"), info=True) }}
+{% endmacro %}
