@@ -822,7 +822,6 @@ class Backend:
     def ddl(self) -> list[str]:
         s, t = self.schema, self.text_type
         return [
-            f"create schema if not exists {s}",
             f"""create table if not exists {s}.loads (
                 load_id {t} primary key, source_file {t} not null, checksum {t} not null,
                 source_format {t} not null, records_read bigint not null,
@@ -839,8 +838,17 @@ class Backend:
                 source_position bigint not null, raw_text {t} not null,
                 reason {t} not null, loaded_at timestamp not null)""",
             *erasure_ddl(s, t),
-            # raw.loads of databases made before erasure existed
-            f"alter table {s}.loads add column if not exists erased_skipped bigint default 0",
+        ]
+
+    def migrations(self) -> list[tuple[str, str, str]]:
+        """(table, column, statement adding it) for raw tables made by older versions."""
+        s = self.schema
+        return [
+            (
+                "loads",
+                "erased_skipped",
+                f"alter table {s}.loads add column if not exists erased_skipped bigint default 0",
+            )
         ]
 
     def _find_sql(self, placeholder: str) -> str:
@@ -927,7 +935,8 @@ class DuckDBBackend(Backend):
     def ensure_tables(self) -> None:
         try:
             self.con.begin()
-            for stmt in self.ddl():
+            self.con.execute(f"create schema if not exists {self.schema}")
+            for stmt in [*self.ddl(), *(sql for _, _, sql in self.migrations())]:
                 self.con.execute(stmt)
             self.con.commit()
         except self._duckdb.Error as exc:
@@ -1128,12 +1137,29 @@ class PostgresBackend(Backend):
             with self.con.cursor() as cur:
                 tables = [f"{s}.{name}" for name in RAW_TABLES]
                 cur.execute("select " + ", ".join(["to_regclass(%s)"] * len(tables)), tables)
-                if all(cur.fetchone()):
+                missing_tables = not all(cur.fetchone())
+                cur.execute(
+                    "select table_name, column_name from information_schema.columns"
+                    " where table_schema = %s",
+                    [s],
+                )
+                columns = set(cur.fetchall())
+                migrations = [
+                    sql
+                    for table, column, sql in self.migrations()
+                    if (table, column) not in columns
+                ]
+                if not missing_tables and not migrations:
                     self.con.rollback()
                     return
                 # serialise concurrent first runs (CREATE ... IF NOT EXISTS can race)
                 cur.execute("select pg_advisory_xact_lock(hashtext('crm_funnel.raw_ddl'))")
-                for stmt in self.ddl():
+                # CREATE SCHEMA IF NOT EXISTS needs the right to create schemas even when
+                # the schema exists, which the loader role does not have
+                cur.execute("select to_regnamespace(%s)", [s])
+                if cur.fetchone()[0] is None:
+                    cur.execute(f"create schema {s}")
+                for stmt in [*self.ddl(), *migrations]:
                     cur.execute(stmt)
             self.con.commit()
         except self._pg.Error as exc:

@@ -337,13 +337,6 @@ def test_each_role_reads_and_writes_only_its_layer(
     assert not wrong, "privileges after a rebuild of the marts:\n" + "\n".join(wrong)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="funnel-load runs 'create schema if not exists raw' before creating missing raw "
-    "tables, which needs CREATE on the database even when the schema exists; the loader "
-    "must skip it when to_regnamespace(schema) is not null (remove this mark then)",
-)
 def test_loader_role_creates_the_raw_tables_on_a_fresh_database(
     tmp_path: Path, pg_database: dict[str, Any], roles: Roles
 ) -> None:
