@@ -26,8 +26,8 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import reference  # noqa: E402
+from conftest import REPO_ROOT, ProfileRef, run_dbt  # noqa: E402
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 EVENTS = 3000
 SEED = 20260701
@@ -551,11 +551,12 @@ def compare_reconciliation(wh: Warehouse, exp: reference.Expected, diffs: Differ
 # --------------------------------------------------------------------------- scenarios
 
 
-def _connect(kind: str, duckdb_path: Path | None, pg: dict[str, Any] | None) -> Warehouse:
+def _connect(ref: ProfileRef) -> Warehouse:
+    kind, pg = ref.kind, ref.conn
     if kind == "duckdb":
         import duckdb
 
-        return Warehouse(kind, duckdb.connect(str(duckdb_path), read_only=True))
+        return Warehouse(kind, duckdb.connect(pg["path"], read_only=True))
     import psycopg2
 
     connection = psycopg2.connect(
@@ -569,12 +570,11 @@ def run_scenario(
     name: str,
     event_files: list[Path],
     tmp_path: Path,
-    profiles_dir: Path,
-    target: str,
-    duckdb_path: Path | None = None,
-    pg: dict[str, Any] | None = None,
+    ref: ProfileRef,
 ) -> None:
     kind, overrides = SCENARIOS[name]
+    assert kind == ref.kind
+    profiles_dir, target = ref
     # Load both files, then the first again: re-loading the same bytes changes nothing.
     for path in [*event_files, event_files[0]]:
         run(
@@ -589,28 +589,7 @@ def run_scenario(
             ],
             f"funnel-load {path.name}",
         )
-    build = subprocess.run(
-        [
-            str(BIN / "dbt"),
-            "build",
-            "--project-dir",
-            str(REPO_ROOT),
-            "--profiles-dir",
-            str(profiles_dir),
-            "--target",
-            target,
-            "--target-path",
-            str(tmp_path / "target"),
-            "--log-path",
-            str(tmp_path / "logs"),
-            "--vars",
-            json.dumps(overrides),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=SUBPROCESS_TIMEOUT,
-        cwd=REPO_ROOT,
-    )
+    build = run_dbt(ref, "build", work_dir=tmp_path, dbt_vars=overrides, check=False)
     expected = reference.compute(event_files, rules_for(overrides), REPO_ROOT / "seeds")
     diffs = Differences()
     if build.returncode != 0:
@@ -620,7 +599,7 @@ def run_scenario(
             if "ERROR" in line or "FAIL" in line or "Error" in line
         ]
         diffs.add("dbt build", f"exit {build.returncode}: " + " | ".join(failures[-15:]))
-    warehouse = _connect(kind, duckdb_path, pg)
+    warehouse = _connect(ref)
     try:
         for compare in (
             compare_reconciliation,
@@ -673,40 +652,22 @@ def compare_report(
 # DuckDB file or PostgreSQL database per test, and a profiles.yml with target ``ci``.
 
 
-def test_duckdb_default_vars(event_files: list[Path], tmp_path: Path, duckdb_profile: Any) -> None:
-    profiles_dir, target = duckdb_profile
-    run_scenario(
-        "duckdb-default-vars",
-        event_files,
-        tmp_path,
-        profiles_dir,
-        target,
-        duckdb_path=Path(duckdb_profile.conn["path"]),
-    )
+def test_duckdb_default_vars(
+    event_files: list[Path], tmp_path: Path, duckdb_profile: ProfileRef
+) -> None:
+    run_scenario("duckdb-default-vars", event_files, tmp_path, duckdb_profile)
 
 
-def test_duckdb_custom_vars(event_files: list[Path], tmp_path: Path, duckdb_profile: Any) -> None:
-    profiles_dir, target = duckdb_profile
-    run_scenario(
-        "duckdb-custom-vars",
-        event_files,
-        tmp_path,
-        profiles_dir,
-        target,
-        duckdb_path=Path(duckdb_profile.conn["path"]),
-    )
+def test_duckdb_custom_vars(
+    event_files: list[Path], tmp_path: Path, duckdb_profile: ProfileRef
+) -> None:
+    run_scenario("duckdb-custom-vars", event_files, tmp_path, duckdb_profile)
 
 
 def test_postgres_custom_vars(
-    event_files: list[Path],
-    tmp_path: Path,
-    pg_database: dict[str, Any],
-    postgres_profile: Any,
+    event_files: list[Path], tmp_path: Path, postgres_profile: ProfileRef
 ) -> None:
-    profiles_dir, target = postgres_profile
-    run_scenario(
-        "postgres-custom-vars", event_files, tmp_path, profiles_dir, target, pg=pg_database
-    )
+    run_scenario("postgres-custom-vars", event_files, tmp_path, postgres_profile)
 
 
 # --------------------------------------------------------------------------- the reference

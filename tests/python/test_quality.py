@@ -15,12 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ProfileRef, execute, fetch
+from conftest import REPO_ROOT, ProfileRef, execute, fetch, run_dbt
 from crm_funnel.quality import SUITES
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-AS_OF_VARS = '{as_of: "2026-07-01T00:00:00Z"}'
+AS_OF = {"as_of": "2026-07-01T00:00:00Z"}
 TIMEOUT = 300
 
 
@@ -71,23 +70,7 @@ def load_and_build(profile: ProfileRef, events: Path, tmp_path: Path) -> None:
         [sys.executable, "-m", "crm_funnel.load_cli", *profile.cli_args(), str(events)],
         "funnel-load",
     )
-    run_ok(
-        [
-            str(BIN / "dbt"),
-            "build",
-            *profile.cli_args(),
-            "--project-dir",
-            str(REPO_ROOT),
-            "--vars",
-            AS_OF_VARS,
-            "--target-path",
-            str(tmp_path / "dbt_target"),
-            "--log-path",
-            str(tmp_path / "dbt_logs"),
-            "--quiet",
-        ],
-        "dbt build",
-    )
+    run_dbt(profile, "build", "--quiet", work_dir=tmp_path, dbt_vars=AS_OF)
 
 
 def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
