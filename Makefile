@@ -12,12 +12,14 @@ DEMO_FILE := data/sample/events_$(DEMO_EVENTS)_$(DEMO_SEED).ndjson.gz
 DBT := $(BIN)/dbt
 export DBT_PROFILES_DIR := $(CURDIR)
 
-.PHONY: help install warehouse quality demo test lint clean
+.PHONY: help install warehouse quality demo dashboard docs browsers test lint clean
 
 help:
 	@echo "make demo    create .venv, generate $(DEMO_EVENTS) sample events, load them into DuckDB, dbt build, print the funnel"
 	@echo "make test    all tests: pytest (loader, generator, dbt on DuckDB and PostgreSQL) and lint"
 	@echo "make quality load the sample, dbt build, then the Great Expectations suites (Data Docs in target/data_docs/)"
+	@echo "make dashboard  the Streamlit dashboard on http://127.0.0.1:8501 (after make demo)"
+	@echo "make docs    dbt docs (lineage, every model and rule) on http://127.0.0.1:8080"
 	@echo "make lint    sqlfluff on models and tests, dbt-score conventions, ruff on Python"
 	@echo "make clean   remove build output, the demo database and sample data"
 
@@ -48,7 +50,24 @@ quality: warehouse
 demo: quality
 	$(BIN)/funnel-report
 
-test: install
+dashboard: install
+	$(BIN)/streamlit run loaders/crm_funnel/dashboard.py --server.headless true \
+		--server.port $${PORT:-8501} --server.address 127.0.0.1 \
+		--browser.gatherUsageStats false --client.toolbarMode viewer
+
+docs: install
+	$(DBT) docs generate
+	@echo "dbt docs at http://127.0.0.1:$${PORT:-8080} (Ctrl+C stops)"
+	$(BIN)/python -m http.server $${PORT:-8080} --bind 127.0.0.1 --directory target
+
+# The browser tests drive Debian's Chromium (no browser download).
+browsers:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
+	else echo "error: the browser tests need /usr/bin/chromium and /usr/bin/chromedriver: sudo apt-get install -y chromium chromium-driver"; exit 2; fi
+
+test: install browsers
 	$(BIN)/pytest
 	$(MAKE) quality
 	$(MAKE) lint

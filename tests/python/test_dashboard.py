@@ -1,0 +1,426 @@
+"""The Streamlit dashboard, end to end in a real browser.
+
+A small data set (``funnel-generate --events 2000 --seed 3``) is loaded with the real
+``funnel-load`` into a fresh DuckDB file and built with the real ``dbt build``; the real
+``streamlit run`` serves the dashboard on a free loopback port with ``DBT_PROFILES_DIR`` /
+``DBT_TARGET`` pointing at that profile, and headless Chromium walks every page through
+the sidebar. Each page must show the marts' own values (read here straight from the
+DuckDB file), no error text, and the pages of marts that are not built yet must say so.
+A screenshot of each page lands in ``target/screenshots/dashboard-<page>.png``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from browser import (
+    REPO_ROOT,
+    chromium,
+    free_port,
+    require_chromium,
+    screenshot,
+    serve,
+    wait_for,
+)
+from conftest import TARGET, ProfileRef, execute, fetch, run_dbt, run_funnel_load, write_profiles
+from crm_funnel import dashboard
+
+AS_OF = "2026-07-01T00:00:00Z"
+APP = REPO_ROOT / "loaders" / "crm_funnel" / "dashboard.py"
+STREAMLIT = Path(sys.executable).with_name("streamlit")
+BAD_WORDS = ("Traceback", "Error", "Exception")
+PAGES = {p.title: p for p in dashboard.PAGES}
+BUILT = ("Funnel", "Channel effectiveness", "Intent by source", "Contact search", "Data quality")
+NOT_BUILT = ("Cohort heatmap", "Stage velocity", "Campaign performance", "Orchestrator queue")
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory: pytest.TempPathFactory) -> ProfileRef:
+    """A fresh DuckDB file: 2,000 generated events, loaded and built (as_of pinned)."""
+    require_chromium()  # fail before spending time on the build
+    work = tmp_path_factory.mktemp("dashboard")
+    path = work / "crm_funnel.duckdb"
+    ref = ProfileRef(write_profiles(work / "profiles", "duckdb", path=path), TARGET, "duckdb",
+                     {"path": path})  # fmt: skip
+    events = work / "events.ndjson"
+    generated = subprocess.run(
+        [sys.executable, "-m", "crm_funnel.generate", "--events", "2000", "--seed", "3",
+         "--out", str(events), "--quiet"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert generated.returncode == 0, generated.stderr
+    loaded = run_funnel_load(events, *ref.cli_args())
+    assert loaded.returncode == 0, loaded.stderr
+    run_dbt(ref, "build", work_dir=work, dbt_vars={"as_of": AS_OF})
+    return ref
+
+
+@pytest.fixture(scope="module")
+def expected(warehouse: ProfileRef) -> dict[str, Any]:
+    """The marts' values, read before the dashboard starts (DuckDB allows one writer)."""
+    ref = warehouse
+    contact = fetch(
+        ref,
+        """
+        select c.contact_id, c.email, c.funnel_stage, c.nurture_track, c.first_touch_channel,
+               c.intent_score, c.events_total, c.became_lead_at,
+               (select count(*) from marts.fct_activities a where a.contact_id = c.contact_id)
+        from marts.dim_contacts c
+        where c.stage_order >= 3
+          and not exists (select 1 from marts.dim_contacts o
+                          where o.email <> c.email and strpos(o.email, c.email) > 0)
+        order by c.events_total desc, c.email
+        limit 1
+        """,
+    )[0]
+    domain = "@" + contact[1].split("@", 1)[1]
+    return {
+        "funnel": fetch(
+            ref,
+            "select funnel_stage, contacts_current, contacts_reached, conversion_to_next, "
+            "drop_off_rate from marts.rpt_funnel order by stage_order",
+        ),
+        "channels": fetch(
+            ref,
+            "select first_touch_channel, funnel_stage, stage_order, contacts_reached, "
+            "conversion_from_lead from marts.rpt_channel_effectiveness",
+        ),
+        "intent": fetch(
+            ref,
+            "select lead_source, contacts, avg_intent_score, median_intent_score "
+            "from marts.rpt_intent_by_source",
+        ),
+        "contact": dict(
+            zip(
+                [
+                    "contact_id",
+                    "email",
+                    "stage",
+                    "track",
+                    "first_touch",
+                    "intent_score",
+                    "events_total",
+                    "became_lead_at",
+                    "activities",
+                ],
+                contact,
+                strict=True,
+            )
+        ),  # fmt: skip
+        "domain": domain,
+        "domain_matches": fetch(
+            ref, "select count(*) from marts.dim_contacts where strpos(email, ?) > 0", [domain]
+        )[0][0],
+        "loads": fetch(
+            ref, "select events_loaded from raw.loads order by started_at desc, load_id"
+        ),
+        "quarantine": dict(
+            fetch(
+                ref,
+                "select rejection_reason, count(*) from marts.fct_quarantined_events "
+                "group by rejection_reason",
+            )
+        ),
+    }
+
+
+@pytest.fixture(scope="module")
+def app_url(
+    warehouse: ProfileRef, expected: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """The real ``streamlit run`` on a free loopback port; stopped at the end."""
+    work = tmp_path_factory.mktemp("streamlit")
+    port = free_port()
+    env = {
+        **os.environ,
+        "DBT_PROFILES_DIR": str(warehouse.profiles_dir),
+        "DBT_TARGET": warehouse.target,
+        "HOME": str(work),  # no ~/.streamlit of the machine
+    }
+    command = [
+        STREAMLIT, "run", APP,
+        "--server.headless", "true",
+        "--server.port", str(port),
+        "--server.address", "127.0.0.1",
+        "--browser.gatherUsageStats", "false",
+        "--client.toolbarMode", "viewer",
+        "--server.fileWatcherType", "none",
+    ]  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    with serve(command, f"{url}/_stcore/health", work / "streamlit.log", env=env, cwd=work):
+        yield url
+
+
+@pytest.fixture(scope="module")
+def driver(app_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    with chromium(tmp_path_factory.mktemp("chromium")) as browser:
+        browser.get(app_url)
+        wait_for(browser, lambda d: _sidebar_links(d), 60, "the dashboard's sidebar")
+        yield browser
+
+
+# --------------------------------------------------------------------------- page helpers
+
+
+def _sidebar_links(driver: Any) -> dict[str, Any]:
+    links = driver.find_elements("css selector", "[data-testid='stSidebarNavLink']")
+    titles = {}
+    for link in links:
+        text = link.text.strip().splitlines()
+        if text:
+            titles[text[-1].strip()] = link  # the icon's ligature name comes first
+    return titles
+
+
+def _idle(driver: Any) -> bool:
+    return bool(
+        driver.find_elements(
+            "css selector", "[data-testid='stApp'][data-test-script-state='notRunning']"
+        )
+    )
+
+
+def main_text(driver: Any) -> str:
+    return driver.find_element("css selector", "[data-testid='stMain']").text
+
+
+def open_page(driver: Any, title: str, ready: str) -> str:
+    """Click ``title`` in the sidebar; wait until the page shows ``ready``; return its text."""
+    _sidebar_links(driver)[title].click()
+    wait_for(
+        driver,
+        lambda d: (
+            _idle(d)
+            and d.find_element("css selector", "[data-testid='stMain'] h1").text.strip() == title
+            and ready in main_text(d)
+        ),
+        30,
+        lambda: f"page {title!r} to show {ready!r}; it shows:\n{main_text(driver)[:2000]}",
+    )
+    return settled_text(driver)
+
+
+def settled_text(driver: Any) -> str:
+    """The main area's text once the script is idle and the text stopped changing."""
+    last = None
+    for _ in range(20):
+        wait_for(driver, _idle, 30, "the dashboard to finish running")
+        text = main_text(driver)
+        if text == last:
+            return text
+        last = text
+        time.sleep(0.3)
+    return last or ""
+
+
+def assert_clean(text: str, page: str) -> None:
+    for word in BAD_WORDS:
+        assert word not in text, f"page {page!r} shows {word!r}:\n{text[:3000]}"
+
+
+def metrics(driver: Any) -> dict[str, str]:
+    """``st.metric`` cards of the main area: label -> value text."""
+    cards = {}
+    for card in driver.find_elements(
+        "css selector", "[data-testid='stMain'] [data-testid='stMetric']"
+    ):
+        label = card.find_element("css selector", "[data-testid='stMetricLabel']").text.strip()
+        value = card.find_element("css selector", "[data-testid='stMetricValue']").text.strip()
+        cards[label] = value
+    return cards
+
+
+TABLES_JS = """
+return Array.from(document.querySelectorAll("[data-testid='stMain'] [data-testid='stTable'] table"))
+  .map(t => Array.from(t.querySelectorAll('tr'))
+    .map(r => Array.from(r.children).map(c => c.innerText.trim())));
+"""
+
+
+def tables(driver: Any) -> list[dict[str, dict[str, str]]]:
+    """Every ``st.table`` of the main area as ``{first cell: {header: cell}}``."""
+    out = []
+    for rows in driver.execute_script(TABLES_JS):
+        header, *body = [row for row in rows if any(row)]
+        out.append({row[0]: dict(zip(header[1:], row[1:], strict=True)) for row in body})
+    return out
+
+
+def table_with(driver: Any, column: str) -> dict[str, dict[str, str]]:
+    for table in tables(driver):
+        if table and column in next(iter(table.values())):
+            return table
+    pytest.fail(f"no table with a column {column!r} on the page:\n{main_text(driver)[:2000]}")
+
+
+def count(text: str) -> int:
+    return int(text.replace(",", ""))
+
+
+def pct(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.1f}%"
+
+
+def num(value: float | None) -> str:
+    return "–" if value is None else f"{value:,.2f}"
+
+
+def shoot(driver: Any, page: str) -> None:
+    screenshot(driver, f"dashboard-{PAGES[page].url_path}", "[data-testid='stMain']")
+
+
+# --------------------------------------------------------------------------- tests
+
+
+def test_every_page_names_the_tables_it_reads() -> None:
+    assert set(PAGES) == set(BUILT) | set(NOT_BUILT)
+    assert len({p.url_path for p in dashboard.PAGES}) == len(dashboard.PAGES)
+    for page in dashboard.PAGES:
+        assert page.reads, page.title
+        assert all(name.split(".")[0] in ("marts", "raw") for name in page.reads), page.title
+    for title in NOT_BUILT:
+        assert PAGES[title].built_by, f"{title} must name the issue that builds its mart"
+
+
+def test_funnel_page_shows_rpt_funnel(driver: Any, expected: dict[str, Any]) -> None:
+    text = open_page(driver, "Funnel", "Reached (or beyond)")
+    assert_clean(text, "Funnel")
+    cards = metrics(driver)
+    table = table_with(driver, "Reached (or beyond)")
+    assert list(table) == [stage for stage, *_ in expected["funnel"]]
+    for stage, current, reached, conversion, drop_off in expected["funnel"]:
+        assert count(cards[stage]) == reached, stage
+        row = table[stage]
+        assert count(row["Reached (or beyond)"]) == reached, stage
+        assert count(row["Contacts there now"]) == current, stage
+        assert row["Conversion to next"] == pct(conversion), stage
+        assert row["Drop-off"] == pct(drop_off), stage
+    charts = "[data-testid='stMain'] .vega-embed canvas, [data-testid='stMain'] .vega-embed svg"
+    assert driver.find_elements("css selector", charts), "no funnel chart on the page"
+    shoot(driver, "Funnel")
+
+
+def test_channel_page_shows_rpt_channel_effectiveness(
+    driver: Any, expected: dict[str, Any]
+) -> None:
+    text = open_page(driver, "Channel effectiveness", "Conversion from lead")
+    assert_clean(text, "Channel effectiveness")
+    table = table_with(driver, "Leads")
+    rows = expected["channels"]
+    leads = {channel: reached for channel, _, order, reached, _ in rows if order == 1}
+    assert {c: count(r["Leads"]) for c, r in table.items()} == leads
+    for channel, stage, order, _, from_lead in rows:
+        if order > 1:
+            assert table[channel][f"to {stage}"] == pct(from_lead), (channel, stage)
+    assert "CAC / LTV: needs the channel spend mart (issue: revenue analytics)" in text
+    assert "not built yet" in text
+    shoot(driver, "Channel effectiveness")
+
+
+def test_intent_page_shows_rpt_intent_by_source(driver: Any, expected: dict[str, Any]) -> None:
+    text = open_page(driver, "Intent by source", "Median intent")
+    assert_clean(text, "Intent by source")
+    table = table_with(driver, "Median intent")
+    assert set(table) == {source for source, *_ in expected["intent"]}
+    for source, contacts, avg, median in expected["intent"]:
+        assert count(table[source]["Contacts"]) == contacts, source
+        assert table[source]["Average intent"] == num(avg), source
+        assert table[source]["Median intent"] == num(median), source
+    shoot(driver, "Intent by source")
+
+
+def _search(driver: Any, typed: str) -> None:
+    from selenium.webdriver.common.keys import Keys
+
+    box = driver.find_element("css selector", "input[aria-label='Email, or part of it']")
+    box.send_keys(Keys.CONTROL, "a")
+    box.send_keys(Keys.DELETE)
+    box.send_keys(typed, Keys.ENTER)
+
+
+def test_contact_search_shows_one_story(driver: Any, expected: dict[str, Any]) -> None:
+    contact = expected["contact"]
+    text = open_page(driver, "Contact search", "press Enter")
+    assert_clean(text, "Contact search")
+
+    # Part of an email: every contact of that domain matches.
+    matches = expected["domain_matches"]
+    _search(driver, expected["domain"].upper() + "  ")  # typed case and spaces do not matter
+    if matches > 1:
+        label = f"{'more than ' if matches > 50 else ''}{min(matches, 50)} contacts match"
+        wait_for(driver, lambda d: label in main_text(d), 30, f"{label!r}")
+
+    _search(driver, contact["email"])
+    wait_for(
+        driver,
+        lambda d: _idle(d) and "Activity history" in main_text(d)
+        and contact["email"] in main_text(d) and "contacts match" not in main_text(d),
+        30,
+        lambda: f"the story of {contact['email']}:\n{main_text(driver)[:2000]}",
+    )  # fmt: skip
+    text = settled_text(driver)
+    assert_clean(text, "Contact search")
+    cards = metrics(driver)
+    assert cards["Stage"] == contact["stage"]
+    assert cards["Nurture track"] == contact["track"]
+    assert cards["First touch"] == contact["first_touch"]
+    assert cards["Intent score"] == num(contact["intent_score"])
+    assert count(cards["Activities"]) == contact["events_total"]
+    assert f"Activity history ({contact['activities']:,} activities" in text
+    assert contact["activities"] == contact["events_total"]
+    stage_dates = table_with(driver, "Reached at (UTC)")
+    assert stage_dates["Lead"]["Reached at (UTC)"] == contact["became_lead_at"].strftime(
+        "%Y-%m-%d %H:%M"
+    )
+    assert stage_dates[contact["stage"]]["Reached at (UTC)"] != "not reached"
+    shoot(driver, "Contact search")
+
+
+def test_data_quality_page_shows_loads_and_quarantine(
+    driver: Any, expected: dict[str, Any]
+) -> None:
+    text = open_page(driver, "Data quality", "Loads, latest first")
+    assert_clean(text, "Data quality")
+    cards = metrics(driver)
+    assert count(cards["Loads"]) == len(expected["loads"])
+    assert count(cards["Events it loaded"]) == expected["loads"][0][0]
+    quarantine = expected["quarantine"]
+    assert quarantine, "the generated data should have quarantined events"
+    assert count(cards["Quarantined events"]) == sum(quarantine.values())
+    table = table_with(driver, "Events")
+    assert {reason: count(row["Events"]) for reason, row in table.items()} == quarantine
+    shoot(driver, "Data quality")
+
+
+@pytest.mark.parametrize("title", NOT_BUILT)
+def test_pages_of_marts_not_built_say_so(driver: Any, title: str) -> None:
+    text = open_page(driver, title, "Not built yet.")
+    assert_clean(text, title)
+    for name in PAGES[title].reads:
+        assert f"needs the mart {name}" in text
+    assert f"(issue: {PAGES[title].built_by})" in text
+    shoot(driver, title)
+
+
+def test_a_missing_mart_is_a_plain_message(driver: Any, warehouse: ProfileRef) -> None:
+    """Take a built mart away: its page says which mart it needs instead of failing."""
+    wait_for(driver, _idle, 30, "the dashboard to be idle")
+    execute(warehouse, "alter table marts.rpt_intent_by_source rename to rpt_intent_hidden")
+    try:
+        open_page(driver, "Funnel", "Reached (or beyond)")
+        text = open_page(driver, "Intent by source", "Not built yet.")
+        assert_clean(text, "Intent by source")
+        assert "needs the mart marts.rpt_intent_by_source" in text
+    finally:
+        wait_for(driver, _idle, 30, "the dashboard to be idle")
+        execute(warehouse, "alter table marts.rpt_intent_hidden rename to rpt_intent_by_source")
