@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from crm_funnel.loader import Backend, Execute
 
 # what the dbt models strip around an email (staging: strip_whitespace)
-EMAIL_WHITESPACE = " \t\r\n\f\v"
+EMAIL_WHITESPACE = " \t\r\n\f"
 
 
 def normalize_email(value: Any) -> str | None:

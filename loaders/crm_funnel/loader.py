@@ -1181,12 +1181,24 @@ class PostgresBackend(Backend):
         self, cur: Any, table: str, columns: tuple[str, ...], path: Path, events: bool
     ) -> None:
         options = _PG_EVENTS_CSV if events else "format csv"
-        with open(path, "rb") as fh:
-            cur.copy_expert(
-                f"copy {table} ({', '.join(columns)}) from stdin with ({options})",
-                fh,
-                size=1 << 20,
-            )
+        # When the connection is lost mid-COPY, psycopg2 prints the server's error through
+        # sys.excepthook and then raises "invalid socket": keep the reason, print nothing.
+        printed: list[BaseException] = []
+        previous_hook = sys.excepthook
+        sys.excepthook = lambda kind, exc, tb: printed.append(exc)
+        try:
+            with open(path, "rb") as fh:
+                cur.copy_expert(
+                    f"copy {table} ({', '.join(columns)}) from stdin with ({options})",
+                    fh,
+                    size=1 << 20,
+                )
+        except self._pg.OperationalError:
+            if printed and printed[0].__cause__ is not None:
+                raise self._pg.OperationalError(one_line(printed[0].__cause__)) from None
+            raise
+        finally:
+            sys.excepthook = previous_hook
 
     def write(self, batch: Batch) -> tuple[str | None, int]:
         s = self.schema
@@ -1252,17 +1264,17 @@ class PostgresBackend(Backend):
         cur.execute("analyze _funnel_events")
         # Keys not landed yet, first occurrence within the batch. A plain INSERT is safe
         # (and faster than ON CONFLICT) because the advisory lock serialises the loaders.
+        # DISTINCT ON, not a self anti-join: when raw.events was never analyzed (e.g. full
+        # of a killed load's dead rows) the planner ran that self-join as a nested loop.
         cur.execute(
             f"""insert into {s}.events
                 (event_key, load_id, source_file, source_position, source_format, payload,
                  loaded_at)
             select b.event_key, b.load_id, b.source_file, b.source_position, b.source_format,
                    b.payload, b.loaded_at
-            from _funnel_events as b
-            where not exists (select 1 from {s}.events as e where e.event_key = b.event_key)
-              and not exists (select 1 from _funnel_events as f
-                              where f.event_key = b.event_key
-                                and f.source_position < b.source_position)"""
+            from (select distinct on (event_key) * from _funnel_events
+                  order by event_key, source_position) as b
+            where not exists (select 1 from {s}.events as e where e.event_key = b.event_key)"""
         )
         return int(cur.rowcount)
 

@@ -1,19 +1,47 @@
-{#- Nothing vanishes: every landed raw event is an activity, a duplicate or
-    quarantined, and the three add up to the raw row count. Returns a row when
-    they do not. -#}
+{#- Nothing vanishes: every landed raw event of the loads this build saw is an
+    activity, a duplicate or quarantined, and the three add up to the raw row
+    count; and every load committed before the run started was seen. (A load that
+    commits while the build runs is picked up by the next build.) Returns a row
+    when either fails. -#}
 
 with
 
+validated as (
+
+    select * from {{ ref('int_events_validated') }}
+
+),
+
+seen_loads as (
+
+    select distinct load_id from validated
+
+),
+
 raw_events as (
 
-    select count(*) as raw_count from {{ source('raw', 'events') }}
+    select count(*) as raw_count
+    from {{ source('raw', 'events') }}
+    where load_id in (select seen_loads.load_id from seen_loads)
+
+),
+
+unseen_events as (
+
+    select count(*) as unseen_count
+    from {{ source('raw', 'events') }} as events
+    inner join {{ source('raw', 'loads') }} as loads
+        on events.load_id = loads.load_id
+    where
+        loads.finished_at < cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S") }}' as {{ dbt.type_timestamp() }})
+        and events.load_id not in (select seen_loads.load_id from seen_loads)
 
 ),
 
 classified as (
 
     select sum(case when is_duplicate then 1 else 0 end) as duplicate_count
-    from {{ ref('int_events_validated') }}
+    from validated
 
 ),
 
@@ -31,13 +59,16 @@ quarantined as (
 
 select
     raw_events.raw_count,
+    unseen_events.unseen_count,
     activities.activity_count,
     classified.duplicate_count,
     quarantined.quarantined_count
 from raw_events
+cross join unseen_events
 cross join classified
 cross join activities
 cross join quarantined
 where
-    raw_events.raw_count
+    unseen_events.unseen_count > 0
+    or raw_events.raw_count
     != activities.activity_count + coalesce(classified.duplicate_count, 0) + quarantined.quarantined_count

@@ -115,6 +115,7 @@ time_checked as (
         *,
         coalesce(
             is_iso_shaped
+            and time_year >= 1
             and time_month between 1 and 12
             and time_day between 1 and case
                 when time_month = 2 and (
