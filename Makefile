@@ -9,15 +9,17 @@ STAMP := $(VENV)/.installed
 DEMO_EVENTS ?= 60000
 DEMO_SEED ?= 42
 DEMO_FILE := data/sample/events_$(DEMO_EVENTS)_$(DEMO_SEED).ndjson.gz
+INBOX ?= data/inbox
 DBT := $(BIN)/dbt
 export DBT_PROFILES_DIR := $(CURDIR)
 
-.PHONY: help install warehouse quality demo dashboard docs browsers test lint clean
+.PHONY: help install warehouse quality demo pipeline dashboard docs browsers test lint clean
 
 help:
 	@echo "make demo    create .venv, generate $(DEMO_EVENTS) sample events, load them into DuckDB, dbt build, print the funnel"
 	@echo "make test    all tests: pytest (loader, generator, dbt on DuckDB and PostgreSQL) and lint"
 	@echo "make quality load the sample, dbt build, then the Great Expectations suites (Data Docs in target/data_docs/)"
+	@echo "make pipeline  load new files from $(INBOX) (INBOX=dir), freshness, dbt build, quality gate, docs: one summary"
 	@echo "make dashboard  the Streamlit dashboard on http://127.0.0.1:8501 (after make demo)"
 	@echo "make docs    dbt docs (lineage, every model and rule) on http://127.0.0.1:8080"
 	@echo "make lint    sqlfluff on models and tests, dbt-score conventions, ruff on Python"
@@ -49,6 +51,9 @@ quality: warehouse
 
 demo: quality
 	$(BIN)/funnel-report
+
+pipeline: install
+	$(BIN)/funnel-pipeline --inbox $(INBOX)
 
 dashboard: install
 	$(BIN)/streamlit run loaders/crm_funnel/dashboard.py --server.headless true \

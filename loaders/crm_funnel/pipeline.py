@@ -1,0 +1,917 @@
+"""``funnel-pipeline``: the whole pipeline in one command, as scheduled CI runs it.
+
+Steps, each a real subprocess with the same profiles dir, target and vars:
+
+1. ``load``       ``funnel-load`` on every .json/.ndjson/.jsonl(.gz) file below the inbox
+                  (files loaded before are skipped by checksum, so the inbox can keep them);
+2. ``freshness``  ``dbt source freshness`` on the raw tables;
+3. ``build``      ``dbt build`` (seeds, models, data tests, unit tests);
+4. ``quality``    ``funnel-quality`` (Great Expectations suites and Data Docs);
+5. ``docs``       ``dbt docs generate`` (skipped with ``--skip-docs``).
+
+The pipeline stops at the first step that fails (a freshness *warning* is not a failure)
+and always ends with a one-screen summary of what ran: files and records loaded, new
+events, duplicates, load errors, quarantined events, models built, tests passed / warned /
+failed, freshness per source, quality suites and the docs path. The numbers come from the
+database (``raw.loads``, ``marts.fct_quarantined_events``) and from dbt's artifacts
+(``run_results.json``, ``sources.json``), read right after the step that wrote them.
+
+dbt writes its artifacts to ``$DBT_TARGET_PATH`` (default: the project's ``target-path``,
+``target/``) and its log to ``$DBT_LOG_PATH``; Data Docs go to ``<target path>/data_docs``.
+
+Exit status: 0 every step passed, 1 a step failed (one ``funnel-pipeline: error: ...`` line
+names it and why), 2 a usage or setup error (bad profile, missing inbox, bad ``--vars``,
+unreachable database: one line, nothing run), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import yaml
+
+from crm_funnel import __version__
+from crm_funnel.connections import connect_duckdb, connect_postgres, one_line
+from crm_funnel.errors import FunnelError, TerminalError
+from crm_funnel.loader import expand_paths
+from crm_funnel.profile import DuckDBTarget, Target, load_target
+
+PROG = "funnel-pipeline"
+DEFAULT_INBOX = Path("data") / "inbox"
+STEP_NAMES = ("load", "freshness", "build", "quality", "docs")
+QUARANTINE_MODEL = "fct_quarantined_events"
+TAIL_LINES = 25  # child output shown on failure with --quiet
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+DESCRIPTION = """\
+Run the whole crm_funnel pipeline: load new files from the inbox folder -> dbt source
+freshness -> dbt build -> the Great Expectations quality gate -> dbt docs generate.
+
+Each step runs as its own process (funnel-load, dbt, funnel-quality) with the same
+profiles dir, target and vars. The pipeline stops at the first failing step and always
+prints a one-screen summary of what ran. Files already loaded are skipped by checksum,
+so the inbox may keep old files."""
+
+EPILOG = """\
+examples:
+  funnel-pipeline                                   # data/inbox -> the profile's default target
+  funnel-pipeline --inbox exports/ --target postgres
+  funnel-pipeline --vars '{as_of: "2026-07-01T00:00:00Z", mql_score_threshold: 30}'
+  funnel-pipeline --skip-docs --quiet               # step lines and the summary only
+  DBT_TARGET_PATH=/tmp/run/target DBT_LOG_PATH=/tmp/run/logs funnel-pipeline
+
+dbt artifacts go to $DBT_TARGET_PATH (default: target/ in the project), Data Docs to
+<target path>/data_docs, dbt's log to $DBT_LOG_PATH (default: logs/).
+
+exit status: 0 every step passed (freshness warnings allowed), 1 a step failed (the
+             summary shows what ran; one line on stderr says which step and why),
+             2 usage or setup error (one line on stderr, nothing run), 130 interrupted."""
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass
+class Step:
+    name: str
+    status: str = "not run"  # ok | warn | FAILED | skipped | not run | interrupted
+    seconds: float = 0.0
+    reason: str = ""
+
+    def brief(self) -> str:
+        if self.status in ("not run", "skipped"):
+            return f"{self.name} {self.status}"
+        return f"{self.name} {self.status} {self.seconds:.1f}s"
+
+
+@dataclass
+class Summary:
+    """Everything the final screen shows; ``None`` = not known (the step did not run)."""
+
+    target_name: str
+    target_where: str
+    inbox: Path
+    files_in_inbox: int = 0
+    files_loaded: int | None = None
+    files_skipped: int | None = None
+    records_read: int | None = None
+    new_events: int | None = None
+    duplicates: int | None = None
+    load_errors: int | None = None
+    erased_skipped: int | None = None
+    quarantined: int | None = None
+    models: Counter[str] = field(default_factory=Counter)
+    seeds: Counter[str] = field(default_factory=Counter)
+    tests: Counter[str] = field(default_factory=Counter)
+    data_tests: int = 0
+    unit_tests: int = 0
+    build_read: bool = False
+    quarantined_built: bool = False
+    freshness: list[tuple[str, str, float | None]] = field(default_factory=list)
+    suites_passed: list[str] = field(default_factory=list)
+    suites_failed: list[str] = field(default_factory=list)
+    docs_index: Path | None = None
+    data_docs_index: Path | None = None
+    steps: list[Step] = field(default_factory=lambda: [Step(n) for n in STEP_NAMES])
+    seconds: float = 0.0
+
+    def step(self, name: str) -> Step:
+        return next(s for s in self.steps if s.name == name)
+
+    @property
+    def failed_step(self) -> Step | None:
+        return next((s for s in self.steps if s.status in ("FAILED", "interrupted")), None)
+
+    @property
+    def tests_failed(self) -> int:
+        return self.tests["fail"] + self.tests["error"]
+
+
+# --------------------------------------------------------------------------- set-up
+
+
+@dataclass
+class Context:
+    project_dir: Path
+    target: Target
+    profiles_dir: Path
+    inbox: Path
+    inbox_files: list[Path]
+    vars_text: str | None
+    raw_schema: str
+    marts_schema: str
+    target_path: Path
+    dbt: str
+    quiet: bool
+    out: IO[str]
+    env: dict[str, str]
+
+    def dbt_args(self) -> list[str]:
+        args = [
+            "--project-dir",
+            str(self.project_dir),
+            "--profiles-dir",
+            str(self.profiles_dir),
+            "--target",
+            self.target.target,
+            "--target-path",
+            str(self.target_path),
+        ]
+        if self.vars_text:
+            args += ["--vars", self.vars_text]
+        return args
+
+    def profile_args(self) -> list[str]:
+        return ["--profiles-dir", str(self.profiles_dir), "--target", self.target.target]
+
+
+def _read_yaml_mapping(path: Path) -> Mapping[str, Any]:
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise TerminalError(f"cannot read {path}: {one_line(exc)}") from None
+    return document if isinstance(document, Mapping) else {}
+
+
+def parse_vars(text: str | None) -> dict[str, Any]:
+    """``--vars`` as dbt reads it: a YAML mapping (``{name: value, ...}``)."""
+    if text is None or not text.strip():
+        return {}
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise TerminalError(
+            f"--vars is not valid YAML ({one_line(exc)}); "
+            "pass a mapping like '{as_of: \"2026-07-01\", mql_score_threshold: 30}'"
+        ) from None
+    if not isinstance(value, Mapping):
+        raise TerminalError(
+            f"--vars must be a YAML mapping, not {text.strip()!r}; "
+            "pass e.g. '{mql_score_threshold: 30}'"
+        )
+    return dict(value)
+
+
+def merged_vars_text(texts: Sequence[str], merged: Mapping[str, Any]) -> str | None:
+    """What dbt gets as ``--vars``: the text as given, or the merge of several (later wins)."""
+    if not merged:
+        return None
+    if len(texts) == 1:
+        return texts[0]
+    return yaml.safe_dump(dict(merged), default_flow_style=True, width=1 << 30).strip()
+
+
+def find_dbt() -> str:
+    """The dbt next to this Python (the venv's), else the one on PATH."""
+    beside = Path(sys.executable).with_name("dbt")
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    found = shutil.which("dbt")
+    if found:
+        return found
+    raise TerminalError("dbt not found next to this Python or on PATH: run make install")
+
+
+def inbox_files(inbox: Path) -> list[Path]:
+    """The files ``funnel-load INBOX`` would load (none when the inbox is empty)."""
+    if not inbox.exists():
+        raise TerminalError(
+            f"inbox {inbox} does not exist: create it and put event files (.json, .ndjson, "
+            ".jsonl, optionally .gz) in it, or pass --inbox DIR"
+        )
+    if not inbox.is_dir():
+        raise TerminalError(f"inbox {inbox} is not a directory: pass --inbox DIR")
+    try:
+        return [i.path for i in expand_paths([str(inbox)]) if i.path is not None]
+    except TerminalError:  # a directory without event files
+        return []
+
+
+def prepare(args: argparse.Namespace, out: IO[str]) -> Context:
+    """Check everything a user can get wrong before any step runs (TerminalError if not)."""
+    project_dir = Path(
+        args.project_dir or os.environ.get("DBT_PROJECT_DIR") or Path.cwd()
+    ).expanduser()
+    project_file = project_dir / "dbt_project.yml"
+    if not project_file.is_file():
+        raise TerminalError(
+            f"no dbt_project.yml in {project_dir}: run from the crm_funnel project "
+            "or pass --project-dir"
+        )
+    project_dir = project_dir.resolve()
+    project = _read_yaml_mapping(project_file)
+    vars_texts = [text for text in args.vars or [] if text.strip()]
+    dbt_vars: dict[str, Any] = {}
+    for text in vars_texts:
+        dbt_vars.update(parse_vars(text))
+    project_vars = project.get("vars") if isinstance(project.get("vars"), Mapping) else {}
+    raw_schema = str(dbt_vars.get("raw_schema") or project_vars.get("raw_schema") or "raw")
+    for option, schema in (("raw_schema", raw_schema), ("--marts-schema", args.marts_schema)):
+        if not _IDENTIFIER.match(schema):
+            raise TerminalError(f"{option} {schema!r} is not a plain SQL identifier; fix it")
+
+    target = load_target(args.profiles_dir, args.target)
+    inbox = Path(args.inbox).expanduser()
+    files = inbox_files(inbox)
+
+    target_path = Path(
+        os.environ.get("DBT_TARGET_PATH") or str(project.get("target-path") or "target")
+    ).expanduser()
+    if not target_path.is_absolute():
+        target_path = project_dir / target_path  # what dbt does with a relative target path
+
+    env = dict(os.environ)
+    if not _isatty(out):
+        env.setdefault("DBT_USE_COLORS", "false")
+    return Context(
+        project_dir=project_dir,
+        target=target,
+        profiles_dir=target.profiles_file.parent.resolve(),
+        inbox=inbox,
+        inbox_files=files,
+        vars_text=merged_vars_text(vars_texts, dbt_vars),
+        raw_schema=raw_schema,
+        marts_schema=args.marts_schema,
+        target_path=target_path,
+        dbt=find_dbt(),
+        quiet=args.quiet,
+        out=out,
+        env=env,
+    )
+
+
+def _isatty(stream: IO[str]) -> bool:
+    return bool(getattr(stream, "isatty", lambda: False)())
+
+
+# --------------------------------------------------------------------------- database
+
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def _missing_relation_errors(target: Target) -> tuple[type[BaseException], ...]:
+    if isinstance(target, DuckDBTarget):
+        import duckdb
+
+        return (duckdb.CatalogException,)
+    import psycopg2.errors
+
+    return (psycopg2.errors.UndefinedTable, psycopg2.errors.InvalidSchemaName)
+
+
+def query_optional(target: Target, sql: str) -> list[tuple[Any, ...]] | None:
+    """Rows of ``sql``, or ``None`` when a table it reads does not exist (yet).
+
+    Connection problems raise the same one-line ``FunnelError`` as the other commands.
+    """
+    if isinstance(target, DuckDBTarget):
+        if not target.path.exists():
+            if not target.path.parent.is_dir():
+                connect_duckdb(target)  # raises the one-line "directory does not exist"
+            return None
+        con = connect_duckdb(target, read_only=True)
+        try:
+            return con.execute(sql).fetchall()
+        except _missing_relation_errors(target):
+            return None
+        finally:
+            con.close()
+    con = connect_postgres(target, application_name=PROG)
+    try:
+        con.set_session(readonly=True, autocommit=True)
+        with con.cursor() as cur:
+            cur.execute(sql)
+            return cur.fetchall()
+    except _missing_relation_errors(target):
+        return None
+    finally:
+        con.close()
+
+
+LOADS_COLUMNS = "load_id, records_read, events_loaded, duplicates_skipped, errors, erased_skipped"
+
+
+def committed_loads(target: Target, raw_schema: str) -> dict[str, tuple[int, ...]]:
+    """``load_id -> (records, new events, duplicates, errors, erased)`` of ``raw.loads``."""
+    rows = query_optional(target, f"select {LOADS_COLUMNS} from {raw_schema}.loads")
+    return {str(r[0]): tuple(int(v or 0) for v in r[1:]) for r in rows or []}
+
+
+# --------------------------------------------------------------------------- processes
+
+
+class _Child:
+    """The running step's process, so SIGTERM can be passed on to it."""
+
+    process: subprocess.Popen[str] | None = None
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    process = _Child.process
+    if process is not None and process.poll() is None:
+        with contextlib.suppress(OSError):
+            process.terminate()  # funnel-load rolls back, dbt cancels its queries
+    raise KeyboardInterrupt
+
+
+def _say(ctx: Context, text: str) -> None:
+    print(f"{PROG}: {text}", file=ctx.out, flush=True)
+
+
+def run_process(ctx: Context, command: Sequence[str]) -> tuple[int, list[str]]:
+    """Run one step's process, echo its output (unless quiet) and return (exit, lines)."""
+    lines: list[str] = []
+    process = subprocess.Popen(
+        list(command),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        cwd=Path.cwd(),
+        env=ctx.env,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+        bufsize=1,
+    )
+    _Child.process = process
+    try:
+        assert process.stdout is not None
+        for raw in process.stdout:
+            line = _ANSI.sub("", raw.rstrip("\r\n"))
+            lines.append(line)
+            if not ctx.quiet:
+                print(f"    {line}" if line else "", file=ctx.out, flush=True)
+        return process.wait(), lines
+    except KeyboardInterrupt:
+        # The child got the terminal's Ctrl-C (or our SIGTERM): give it time to clean up.
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        raise
+    finally:
+        _Child.process = None
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+def _show_tail(ctx: Context, lines: Sequence[str]) -> None:
+    if ctx.quiet and lines:
+        for line in lines[-TAIL_LINES:]:
+            print(f"    {line}", file=ctx.out)
+
+
+def _modified_ns(path: Path) -> int | None:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return None
+
+
+def _fresh_artifact(path: Path, before: int | None) -> dict[str, Any] | None:
+    """The JSON artifact at ``path`` if the step just wrote it, else ``None``."""
+    now = _modified_ns(path)
+    if now is None or now == before:
+        return None
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return document if isinstance(document, dict) else None
+
+
+def dbt_error(lines: Sequence[str]) -> str:
+    """One line out of dbt's output: the error it reports, else its last line."""
+    for i, line in enumerate(lines):
+        if "Encountered an error" in line:
+            block = []
+            for follow in lines[i + 1 :]:
+                text = follow.strip()
+                if not text:
+                    if block:
+                        break
+                    continue
+                if not text.startswith(">"):
+                    block.append(text)
+            if block:
+                return ": ".join(block[:2])
+    for line in reversed(lines):
+        text = re.sub(r"^\d\d:\d\d:\d\d\s+", "", line.strip())
+        if text.startswith(("Error", "ERROR", "Runtime Error", "Compilation Error")):
+            return text
+    last = next((ln.strip() for ln in reversed(lines) if ln.strip()), "")
+    return re.sub(r"^\d\d:\d\d:\d\d\s+", "", last) or "no output"
+
+
+def _tool_error(lines: Sequence[str], prog: str) -> str:
+    prefix = f"{prog}: error: "
+    for line in reversed(lines):
+        if line.startswith(prefix):
+            return line[len(prefix) :].strip()
+    return next((ln.strip() for ln in reversed(lines) if ln.strip()), "no output")
+
+
+def _plural(n: int, word: str, plural: str | None = None) -> str:
+    return f"{n:,} {word if n == 1 else (plural or word + 's')}"
+
+
+# --------------------------------------------------------------------------- the steps
+
+
+def step_load(ctx: Context, summary: Summary) -> Step:
+    step = summary.step("load")
+    summary.files_in_inbox = len(ctx.inbox_files)
+    if not ctx.inbox_files:
+        summary.files_loaded = summary.files_skipped = 0
+        for name in ("records_read", "new_events", "duplicates", "load_errors"):
+            setattr(summary, name, 0)
+        step.status, step.reason = "ok", f"no event files in {ctx.inbox}, nothing to load"
+        return step
+    before = committed_loads(ctx.target, ctx.raw_schema)
+    command = [
+        sys.executable,
+        "-m",
+        "crm_funnel.load_cli",
+        *ctx.profile_args(),
+        "--raw-schema",
+        ctx.raw_schema,
+        str(ctx.inbox),
+    ]
+    code, lines = run_process(ctx, command)
+    after = committed_loads(ctx.target, ctx.raw_schema)
+    new = [counts for load_id, counts in after.items() if load_id not in before]
+    totals = [sum(column) for column in zip(*new, strict=True)] if new else [0] * 5
+    summary.files_loaded = len(new)
+    summary.files_skipped = sum(1 for line in lines if line.startswith("skipped "))
+    (
+        summary.records_read,
+        summary.new_events,
+        summary.duplicates,
+        summary.load_errors,
+        summary.erased_skipped,
+    ) = totals
+    if code != 0:
+        _show_tail(ctx, lines)
+        step.status, step.reason = "FAILED", _tool_error(lines, "funnel-load")
+    else:
+        step.status = "ok"
+    return step
+
+
+def read_freshness(document: Mapping[str, Any]) -> list[tuple[str, str, float | None]]:
+    """``(source.table, status, hours since the last load)`` per source table."""
+    out = []
+    for result in document.get("results") or []:
+        name = str(result.get("unique_id", "")).split(".", 2)[-1]
+        seconds = result.get("max_loaded_at_time_ago_in_s")
+        hours = None if seconds is None else float(seconds) / 3600
+        out.append((name, str(result.get("status", "?")), hours))
+    return sorted(out)
+
+
+def step_freshness(ctx: Context, summary: Summary) -> Step:
+    step = summary.step("freshness")
+    artifact = ctx.target_path / "sources.json"
+    before = _modified_ns(artifact)
+    code, lines = run_process(ctx, [ctx.dbt, "source", "freshness", *ctx.dbt_args()])
+    document = _fresh_artifact(artifact, before)
+    if document is not None:
+        summary.freshness = read_freshness(document)
+    stale = [(n, s, h) for n, s, h in summary.freshness if s not in ("pass", "warn")]
+    if code != 0:
+        _show_tail(ctx, lines)
+        step.status = "FAILED"
+        if stale:
+            step.reason = "; ".join(
+                f"{n} {s}" + ("" if h is None else f" (last load {h:.1f} h ago)")
+                for n, s, h in stale
+            )
+        else:
+            step.reason = dbt_error(lines)
+    elif any(s == "warn" for _, s, _ in summary.freshness):
+        step.status = "warn"
+    else:
+        step.status = "ok"
+    return step
+
+
+def read_run_results(summary: Summary, document: Mapping[str, Any]) -> list[str]:
+    """Count models, seeds and tests by status; return one line per failed node."""
+    problems = []
+    for result in document.get("results") or []:
+        unique_id = str(result.get("unique_id", ""))
+        kind, _, rest = unique_id.partition(".")
+        status = str(result.get("status", "?"))
+        # model.<package>.<name>, test.<package>.<name>.<hash>, unit_test.<package>.<model>.<case>
+        parts = rest.split(".")
+        name = ".".join(parts[1:]) if kind == "unit_test" else ".".join(parts[1:2])
+        if kind == "model":
+            summary.models[status] += 1
+            if name == QUARANTINE_MODEL:
+                summary.quarantined_built = status == "success"
+        elif kind == "seed":
+            summary.seeds[status] += 1
+        elif kind in ("test", "unit_test"):
+            summary.tests[status] += 1
+            if kind == "test":
+                summary.data_tests += 1
+            else:
+                summary.unit_tests += 1
+        else:
+            continue
+        if status in ("error", "fail"):
+            message = one_line(Exception(result.get("message") or status))
+            problems.append(f"{kind} {name}: {message}")
+    summary.build_read = True
+    return problems
+
+
+def step_build(ctx: Context, summary: Summary) -> Step:
+    step = summary.step("build")
+    artifact = ctx.target_path / "run_results.json"
+    before = _modified_ns(artifact)
+    code, lines = run_process(ctx, [ctx.dbt, "build", *ctx.dbt_args()])
+    document = _fresh_artifact(artifact, before)
+    problems = read_run_results(summary, document) if document is not None else []
+    if summary.quarantined_built:
+        rows = query_optional(
+            ctx.target, f"select count(*) from {ctx.marts_schema}.{QUARANTINE_MODEL}"
+        )
+        summary.quarantined = int(rows[0][0]) if rows else None
+    if code == 0:
+        step.status = "ok"
+        return step
+    _show_tail(ctx, lines)
+    step.status = "FAILED"
+    if problems:
+        parts = []
+        if summary.tests_failed:
+            parts.append(f"{_plural(summary.tests_failed, 'test')} failed")
+        errored = summary.models["error"] + summary.seeds["error"]
+        if errored:
+            parts.append(f"{_plural(errored, 'model or seed', 'models or seeds')} errored")
+        first = "" if len(problems) == 1 else "; first"
+        step.reason = f"{', '.join(parts)}{first}: {problems[0]}"
+    else:
+        step.reason = dbt_error(lines)
+    return step
+
+
+_SUITE_LINE = re.compile(r"^(PASS|FAIL) (\S+)")
+
+
+def step_quality(ctx: Context, summary: Summary) -> Step:
+    step = summary.step("quality")
+    docs_dir = ctx.target_path / "data_docs"
+    command = [
+        sys.executable,
+        "-m",
+        "crm_funnel.quality",
+        *ctx.profile_args(),
+        "--docs-dir",
+        str(docs_dir),
+        "--raw-schema",
+        ctx.raw_schema,
+        "--marts-schema",
+        ctx.marts_schema,
+    ]
+    code, lines = run_process(ctx, command)
+    for line in lines:
+        match = _SUITE_LINE.match(line)
+        if match:
+            (summary.suites_passed if match[1] == "PASS" else summary.suites_failed).append(
+                match[2]
+            )
+    if (docs_dir / "index.html").is_file() and code in (0, 1):
+        summary.data_docs_index = docs_dir / "index.html"
+    if code == 0:
+        step.status = "ok"
+    elif code == 1 and summary.suites_failed:
+        _show_tail(ctx, lines)
+        step.status = "FAILED"
+        step.reason = f"quality suites failed: {', '.join(summary.suites_failed)}"
+    else:
+        _show_tail(ctx, lines)
+        step.status, step.reason = "FAILED", _tool_error(lines, "funnel-quality")
+    return step
+
+
+def step_docs(ctx: Context, summary: Summary) -> Step:
+    step = summary.step("docs")
+    code, lines = run_process(ctx, [ctx.dbt, "docs", "generate", *ctx.dbt_args()])
+    if code == 0:
+        step.status = "ok"
+        summary.docs_index = ctx.target_path / "index.html"
+    else:
+        _show_tail(ctx, lines)
+        step.status, step.reason = "FAILED", dbt_error(lines)
+    return step
+
+
+STEPS: dict[str, tuple[Callable[[Context, Summary], Step], str]] = {
+    "load": (step_load, "funnel-load {profile} {inbox}"),
+    "freshness": (step_freshness, "dbt source freshness {profile}"),
+    "build": (step_build, "dbt build {profile}"),
+    "quality": (step_quality, "funnel-quality {profile}"),
+    "docs": (step_docs, "dbt docs generate {profile}"),
+}
+
+
+def run_steps(ctx: Context, summary: Summary, skip_docs: bool) -> Iterator[Step]:
+    """Run the steps in order, stopping after the first failure; yield each finished step."""
+    total = len(STEPS)
+    profile = f"--target {ctx.target.target}"
+    for index, (name, (run, shown)) in enumerate(STEPS.items(), start=1):
+        if name == "docs" and skip_docs:
+            summary.step(name).status = "skipped"
+            _say(ctx, f"[{index}/{total}] {name}: skipped (--skip-docs)")
+            continue
+        _say(ctx, f"[{index}/{total}] {name}: {shown.format(profile=profile, inbox=ctx.inbox)}")
+        started = time.monotonic()
+        step = summary.step(name)
+        try:
+            run(ctx, summary)
+        except KeyboardInterrupt:
+            step.status, step.reason = "interrupted", "interrupted"
+            raise
+        finally:
+            step.seconds = time.monotonic() - started
+        note = f": {step.reason}" if step.reason else ""
+        _say(ctx, f"[{index}/{total}] {name}: {step.status} ({step.seconds:.1f} s){note}")
+        yield step
+        if step.status == "FAILED":
+            return
+
+
+# --------------------------------------------------------------------------- summary
+
+
+def _n(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
+def render_summary(summary: Summary) -> str:
+    """The one-screen summary of what ran."""
+    rows: list[tuple[str, str]] = [
+        ("target", f"{summary.target_name} ({summary.target_where})"),
+        ("steps", " | ".join(s.brief() for s in summary.steps)),
+    ]
+    if summary.files_loaded is None:
+        rows.append(("files", f"not loaded ({_n(summary.files_in_inbox)} in {summary.inbox})"))
+    else:
+        rows.append(
+            (
+                "files",
+                f"{_n(summary.files_loaded)} loaded, {_n(summary.files_skipped)} skipped "
+                f"(already loaded) of {_n(summary.files_in_inbox)} in {summary.inbox}",
+            )
+        )
+        erased = f", {_n(summary.erased_skipped)} erased" if summary.erased_skipped else ""
+        rows.append(
+            (
+                "records",
+                f"{_n(summary.records_read)} read -> {_n(summary.new_events)} new events, "
+                f"{_n(summary.duplicates)} duplicates, {_n(summary.load_errors)} load errors"
+                f"{erased}",
+            )
+        )
+    if summary.build_read:
+        if summary.quarantined_built:
+            quarantined = f"{_n(summary.quarantined)} events ({QUARANTINE_MODEL})"
+        else:
+            quarantined = f"- ({QUARANTINE_MODEL} not built in this run)"
+        rows.append(("quarantined", quarantined))
+        models, seeds, tests = summary.models, summary.seeds, summary.tests
+        rows.append(
+            (
+                "models",
+                f"{models['success']} built, {models['error']} errored, {models['skipped']} "
+                f"skipped; seeds {seeds['success']} loaded, {seeds['error']} errored",
+            )
+        )
+        rows.append(
+            (
+                "tests",
+                f"{tests['pass']} passed, {tests['warn']} warned, {summary.tests_failed} failed, "
+                f"{tests['skipped']} skipped ({summary.data_tests} data tests, "
+                f"{summary.unit_tests} unit tests)",
+            )
+        )
+    else:
+        rows.append(("models/tests", "not built"))
+    if summary.freshness:
+        rows.append(
+            (
+                "freshness",
+                ", ".join(
+                    f"{name} {status}" + ("" if hours is None else f" ({hours:.1f} h)")
+                    for name, status, hours in summary.freshness
+                ),
+            )
+        )
+    else:
+        rows.append(("freshness", "not checked"))
+    if summary.suites_passed or summary.suites_failed:
+        failed = f" ({', '.join(summary.suites_failed)})" if summary.suites_failed else ""
+        rows.append(
+            (
+                "quality",
+                f"{len(summary.suites_passed)} suites passed, "
+                f"{len(summary.suites_failed)} failed{failed}",
+            )
+        )
+    else:
+        rows.append(("quality", "not run"))
+    rows.append(("docs", str(summary.docs_index) if summary.docs_index else "not generated"))
+    if summary.data_docs_index:
+        rows.append(("data docs", str(summary.data_docs_index)))
+    failed_step = summary.failed_step
+    if failed_step is None:
+        result = f"OK in {summary.seconds:.1f} s"
+    else:
+        result = f"{failed_step.status} at step {failed_step.name} after {summary.seconds:.1f} s"
+    rows.append(("result", result))
+    width = max(len(label) for label, _ in rows)
+    lines = [f"{PROG} summary", "-" * (len(PROG) + 8)]
+    lines += [f"{label.ljust(width)}  {value}" for label, value in rows]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--profiles-dir",
+        metavar="DIR",
+        help="directory with profiles.yml (default: $DBT_PROFILES_DIR, ./, ~/.dbt/)",
+    )
+    parser.add_argument(
+        "--target",
+        metavar="NAME",
+        help="target in the crm_funnel profile (default: the profile's 'target')",
+    )
+    parser.add_argument(
+        "--inbox",
+        metavar="DIR",
+        default=str(DEFAULT_INBOX),
+        help=f"folder of event files to load (default: {DEFAULT_INBOX})",
+    )
+    parser.add_argument(
+        "--vars",
+        metavar="YAML",
+        action="append",
+        help="dbt vars for every dbt step, e.g. '{as_of: \"2026-07-01\"}'; may be repeated "
+        "(merged, the later wins)",
+    )
+    parser.add_argument("--skip-docs", action="store_true", help="do not run dbt docs generate")
+    parser.add_argument(
+        "--project-dir",
+        metavar="DIR",
+        help="the dbt project (default: $DBT_PROJECT_DIR or the current directory)",
+    )
+    parser.add_argument("--marts-schema", default="marts", metavar="SCHEMA", help="default: marts")
+    parser.add_argument(
+        "--summary-file",
+        metavar="FILE",
+        help="also write the summary to FILE (e.g. for a CI job summary)",
+    )
+    parser.add_argument(
+        "--quiet",
+        "-q",
+        action="store_true",
+        help="show only the step lines and the summary (a failing step's last lines too)",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser
+
+
+def _fail(message: str, code: int = 2) -> int:
+    print(f"{PROG}: error: {' '.join(str(message).split())}", file=sys.stderr, flush=True)
+    return code
+
+
+def main(argv: Sequence[str] | None = None, out: IO[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    out = out if out is not None else sys.stdout
+    previous = None
+    with contextlib.suppress(ValueError):  # not in the main thread
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        return _main(args, out)
+    except KeyboardInterrupt:  # during set-up
+        return _fail("interrupted", 130)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main(args: argparse.Namespace, out: IO[str]) -> int:
+    started = time.monotonic()
+    try:
+        ctx = prepare(args, out)
+        # Fail fast on a database we cannot reach (one line, nothing run).
+        loaded_before = query_optional(ctx.target, f"select 1 from {ctx.raw_schema}.loads limit 1")
+        if not ctx.inbox_files and not loaded_before:
+            raise TerminalError(
+                f"inbox {ctx.inbox} has no event files (.json, .ndjson, .jsonl, optionally .gz) "
+                f"and nothing was loaded into {ctx.target.describe()} yet: put event files "
+                "in the inbox, or pass --inbox DIR"
+            )
+    except FunnelError as exc:
+        return _fail(str(exc))
+    summary = Summary(ctx.target.target, ctx.target.describe(), ctx.inbox)
+    interrupted = False
+    error: str | None = None
+    try:
+        for _ in run_steps(ctx, summary, args.skip_docs):
+            pass
+    except KeyboardInterrupt:
+        interrupted = True
+    except FunnelError as exc:  # our own queries between steps (database gone away)
+        error = str(exc)
+        step = next((s for s in summary.steps if s.status == "not run"), summary.steps[-1])
+        step.status, step.reason = "FAILED", error
+    summary.seconds = time.monotonic() - started
+    text = render_summary(summary)
+    print("\n" + text, file=out, flush=True)
+    if args.summary_file:
+        try:
+            Path(args.summary_file).write_text(text + "\n", encoding="utf-8")
+        except OSError as exc:
+            _fail(f"cannot write --summary-file {args.summary_file}: {exc.strerror or exc}")
+    if interrupted:
+        step = summary.failed_step
+        where = f" during step {step.name}" if step else ""
+        note = "; the load in progress was rolled back" if step and step.name == "load" else ""
+        return _fail(f"interrupted{where}{note}", 130)
+    failed = summary.failed_step
+    if failed is not None:
+        return _fail(f"step {failed.name} failed: {failed.reason}", 1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
