@@ -47,7 +47,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 from conftest import REPO_ROOT, ProfileRef, fetch, run_dbt, run_funnel_load, write_profiles
 from crm_funnel.load_cli import main as funnel_load_main
@@ -887,7 +886,9 @@ def build_edge_records(
     assert not wrong, wrong
 
 
-def test_whitespace_is_stripped_the_same_on_every_target(tmp_path: Path, warehouse_profile: ProfileRef) -> None:
+def test_whitespace_is_stripped_the_same_on_every_target(
+    tmp_path: Path, warehouse_profile: ProfileRef
+) -> None:
     """Only space, tab, CR, LF and FF around a field are stripped, on every target.
 
     ``\\s`` would differ: PostgreSQL also matches U+000B and Unicode spaces (U+2028,
@@ -896,7 +897,9 @@ def test_whitespace_is_stripped_the_same_on_every_target(tmp_path: Path, warehou
     build_edge_records(warehouse_profile, tmp_path, WHITESPACE_RECORDS)
 
 
-def test_year_zero_is_quarantined_not_a_failed_build(tmp_path: Path, warehouse_profile: ProfileRef) -> None:
+def test_year_zero_is_quarantined_not_a_failed_build(
+    tmp_path: Path, warehouse_profile: ProfileRef
+) -> None:
     """One record dated in year 0000 must be quarantined, not fail the whole build.
 
     PostgreSQL has no year 0000 and refuses the cast, so ``stg_raw__events`` requires
