@@ -113,6 +113,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     previous = None
     try:
         previous = signal.signal(signal.SIGTERM, _on_sigterm)
+        # Ctrl-C rolls back even when started in the background (where SIGINT is ignored)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     except ValueError:  # not in the main thread
         previous = None
     try:
