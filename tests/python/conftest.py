@@ -34,6 +34,8 @@ Helpers (module level: ``from conftest import write_profiles, fetch, execute, ..
 ``run_funnel_load(*args, input=None, env=None, cwd=None) -> CompletedProcess``
     Runs the real console script (``python -m crm_funnel.load_cli``) in a subprocess with
     text stdout/stderr captured (``input`` may be bytes for stdin).
+``parse_load_summary(line) -> dict`` / ``LOAD_SUMMARY`` / ``LOAD_SKIPPED``
+    The fields of funnel-load's ``loaded ...`` / ``skipped ...`` summary lines.
 ``run_dbt(ref, *args, work_dir, dbt_vars=None, check=True) -> CompletedProcess``
     Runs the real ``dbt ARGS`` (e.g. ``"build"``) on this project against the database of
     a ``ProfileRef``, with target and log paths under ``work_dir``; with ``check`` a
@@ -47,6 +49,7 @@ import glob
 import json
 import os
 import pwd
+import re
 import shutil
 import socket
 import subprocess
@@ -185,6 +188,24 @@ def run_funnel_load(
         proc.stdout.decode("utf-8", "replace"),
         proc.stderr.decode("utf-8", "replace"),
     )
+
+
+# funnel-load's summary lines
+LOAD_SUMMARY = re.compile(
+    r"loaded (?P<name>.+): (?P<read>[\d,]+) records? -> (?P<new>[\d,]+) new events?, "
+    r"(?P<dup>[\d,]+) duplicates?, (?P<err>[\d,]+) errors? \(load (?P<load>[0-9a-f]{32})\)"
+)
+LOAD_SKIPPED = re.compile(r"skipped (?P<name>.+): already loaded \(load (?P<load>[0-9a-f]{32})\)")
+
+
+def parse_load_summary(line: str) -> dict[str, Any]:
+    """The fields of a ``loaded ...`` summary line, counts as ints."""
+    match = LOAD_SUMMARY.fullmatch(line)
+    assert match, line
+    fields: dict[str, Any] = match.groupdict()
+    for name in ("read", "new", "dup", "err"):
+        fields[name] = int(fields[name].replace(",", ""))
+    return fields
 
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

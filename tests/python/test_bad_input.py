@@ -39,7 +39,6 @@ import gzip
 import hashlib
 import io
 import json
-import re
 import sys
 import uuid
 from dataclasses import dataclass, field
@@ -48,7 +47,16 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from conftest import REPO_ROOT, ProfileRef, fetch, run_dbt, run_funnel_load, write_profiles
+from conftest import (
+    LOAD_SKIPPED,
+    REPO_ROOT,
+    ProfileRef,
+    fetch,
+    parse_load_summary,
+    run_dbt,
+    run_funnel_load,
+    write_profiles,
+)
 from crm_funnel.load_cli import main as funnel_load_main
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -62,11 +70,6 @@ BOM = b"\xef\xbb\xbf"
 JSON_WS = b" \t\r\n"
 T0 = datetime(2026, 3, 1, 10, 0)
 
-SUMMARY = re.compile(
-    r"loaded (?P<name>.+): (?P<read>[\d,]+) records? -> (?P<new>[\d,]+) new events?, "
-    r"(?P<dup>[\d,]+) duplicates?, (?P<err>[\d,]+) errors? \(load (?P<load>[0-9a-f]{32})\)"
-)
-SKIPPED = re.compile(r"skipped (?P<name>.+): already loaded \(load (?P<load>[0-9a-f]{32})\)")
 
 ACTIVITY = "activity"
 DUPLICATE = "duplicate"
@@ -588,15 +591,6 @@ def raw_counts(ref: ProfileRef) -> dict[str, Any]:
     }
 
 
-def parse_summary(line: str) -> dict[str, Any]:
-    match = SUMMARY.fullmatch(line)
-    assert match, line
-    fields = match.groupdict()
-    for name in ("read", "new", "dup", "err"):
-        fields[name] = int(fields[name].replace(",", ""))
-    return fields
-
-
 # --------------------------------------------------------------------------- checking a case
 
 
@@ -727,12 +721,12 @@ def test_bad_input_matrix(tmp_path: Path, warehouse_profile: ProfileRef) -> None
     assert proc.stderr == ""
     out = proc.stdout.splitlines()
     assert len(out) == 5, out
-    summary = parse_summary(out[0])
-    empties = [parse_summary(line) for line in out[1:4]]
+    summary = parse_load_summary(out[0])
+    empties = [parse_load_summary(line) for line in out[1:4]]
     assert [(s["name"], s["read"], s["new"], s["dup"], s["err"]) for s in empties] == [
         (str(path), 0, 0, 0, 0) for path in (empty, bom_only, empty_gz)
     ]
-    skipped = SKIPPED.fullmatch(out[4])  # the same (empty) bytes again: skipped
+    skipped = LOAD_SKIPPED.fullmatch(out[4])  # the same (empty) bytes again: skipped
     assert skipped and skipped["name"] == str(empty_again), out[4]
     assert skipped["load"] == empties[0]["load"]
     for path, s in zip((empty, bom_only, empty_gz), empties, strict=True):
@@ -1118,7 +1112,7 @@ def _load_in_process(ref: ProfileRef, path: Path, *extra: str) -> dict[str, Any]
         rc = funnel_load_main([*ref.cli_args(), "--quiet", *extra, str(path)])
     assert rc == 0, err.getvalue()
     assert err.getvalue() == ""
-    return parse_summary(out.getvalue().strip())
+    return parse_load_summary(out.getvalue().strip())
 
 
 def test_fuzz_loader_accounts_for_every_line(tmp_path: Path, warehouse_profile: ProfileRef) -> None:
@@ -1181,7 +1175,7 @@ def test_fuzz_through_dbt_build(tmp_path: Path) -> None:
         source.write_bytes(b"\n".join(lines) + b"\n")
         proc = run_funnel_load(*ref.cli_args(), "--quiet", source)
         assert proc.returncode == 0, proc.stderr
-        summary = parse_summary(proc.stdout.strip())
+        summary = parse_load_summary(proc.stdout.strip())
         run_dbt(ref, "build", work_dir=work, dbt_vars=DBT_VARS)
 
         landed = read_landed(ref, str(source.resolve()))

@@ -21,16 +21,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ProfileRef, execute, fetch, run_funnel_load, write_profiles
+from conftest import (
+    LOAD_SKIPPED,
+    ProfileRef,
+    execute,
+    fetch,
+    parse_load_summary,
+    run_funnel_load,
+    write_profiles,
+)
 from crm_funnel.load_cli import main
 from crm_funnel.loader import LoadInput, Progress, detect_format, read_to_csv
-
-SUMMARY = re.compile(
-    r"loaded (?P<name>.+): (?P<read>[\d,]+) records? -> (?P<new>[\d,]+) new events?, "
-    r"(?P<dup>[\d,]+) duplicates?, (?P<err>[\d,]+) errors? \(load (?P<load>[0-9a-f]{32})\)"
-)
-SKIPPED = re.compile(r"skipped (?P<name>.+): already loaded \(load (?P<load>[0-9a-f]{32})\)")
-
 
 # --------------------------------------------------------------------------- helpers
 
@@ -73,15 +74,6 @@ def load(capsys: pytest.CaptureFixture[str], ref: ProfileRef, *args: Any) -> lis
     assert rc == 0, err
     assert err == ""
     return out.splitlines()
-
-
-def summary(line: str) -> dict[str, Any]:
-    match = SUMMARY.fullmatch(line)
-    assert match, line
-    fields = match.groupdict()
-    for name in ("read", "new", "dup", "err"):
-        fields[name] = int(fields[name].replace(",", ""))
-    return fields
 
 
 def counts(ref: ProfileRef) -> dict[str, int]:
@@ -200,7 +192,7 @@ def test_ndjson_lands_every_record_verbatim(
     after = datetime.now(timezone.utc).replace(tzinfo=None)
 
     assert len(out) == 1
-    s = summary(out[0])
+    s = parse_load_summary(out[0])
     assert (s["name"], s["read"], s["new"], s["dup"], s["err"]) == (
         str(path),
         len(objs),
@@ -254,7 +246,7 @@ def test_bad_records_go_to_load_errors_with_reason_and_text(
     path.write_bytes(b"\n".join(raw_lines))
 
     (line,) = load(capsys, warehouse_profile, path)
-    s = summary(line)
+    s = parse_load_summary(line)
     errors = load_errors(warehouse_profile)
     expected_errors = [
         (3, "{oops", "invalid JSON: "),
@@ -301,7 +293,7 @@ def test_event_keys_event_id_or_content_hash_and_first_occurrence_wins(
     path = tmp_path / "keys.ndjson"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     (line,) = load(capsys, warehouse_profile, path)
-    s = summary(line)
+    s = parse_load_summary(line)
     assert (s["read"], s["new"], s["dup"], s["err"]) == (8, 5, 3, 0)
 
     landed = events(warehouse_profile)
@@ -341,7 +333,7 @@ def test_json_array_keeps_each_elements_original_text(
     path.write_bytes(data.encode("utf-8"))
 
     (line,) = load(capsys, warehouse_profile, path)
-    s = summary(line)
+    s = parse_load_summary(line)
     assert (s["read"], s["new"], s["dup"], s["err"]) == (43, 40, 0, 3)
     src = str(path.resolve())
     assert events(warehouse_profile) == {
@@ -366,7 +358,7 @@ def test_json_array_syntax_error_keeps_the_good_part(
     path = tmp_path / "broken.json"
     path.write_text("[" + ", ".join(good) + ", " + rest, encoding="utf-8")
     (line,) = load(capsys, warehouse_profile, path)
-    s = summary(line)
+    s = parse_load_summary(line)
     assert (s["read"], s["new"], s["err"]) == (4, 3, 1)
     assert sorted(events(warehouse_profile)) == ["s0", "s1", "s2"]
     ((pos, text, reason),) = load_errors(warehouse_profile)
@@ -388,7 +380,10 @@ def test_gzip_by_name_and_by_magic_bytes(
     disguised.write_bytes(gzip.compress(json.dumps(second, indent=1).encode()))
 
     out = load(capsys, warehouse_profile, "--format", "native", gz_named, disguised)
-    assert [(summary(x)["read"], summary(x)["new"]) for x in out] == [(50, 50), (30, 30)]
+    assert [(parse_load_summary(x)["read"], parse_load_summary(x)["new"]) for x in out] == [
+        (50, 50),
+        (30, 30),
+    ]
     assert {r["source_format"] for r in loads(warehouse_profile)} == {"native"}
     by_file = {r["source_file"]: r["checksum"] for r in loads(warehouse_profile)}
     assert by_file == {
@@ -423,8 +418,8 @@ def test_directory_recursive_and_quoted_glob(
 
     out = load(capsys, warehouse_profile, root)
     expected_order = sorted(files)
-    assert [summary(x)["name"] for x in out] == [str(p) for p in expected_order]
-    assert [summary(x)["new"] for x in out] == [len(files[p]) for p in expected_order]
+    assert [parse_load_summary(x)["name"] for x in out] == [str(p) for p in expected_order]
+    assert [parse_load_summary(x)["new"] for x in out] == [len(files[p]) for p in expected_order]
     assert len(events(warehouse_profile)) == 10
 
     other = tmp_path / "more"
@@ -433,7 +428,9 @@ def test_directory_recursive_and_quoted_glob(
         (other / f"part{i}.ndjson").write_bytes(ndjson(native_events(2, prefix=f"p{i}-")))
     (other / "skip.txt").write_text("x")
     out = load(capsys, warehouse_profile, f"{other}/part*.ndjson")
-    assert [summary(x)["name"] for x in out] == [str(other / f"part{i}.ndjson") for i in range(3)]
+    assert [parse_load_summary(x)["name"] for x in out] == [
+        str(other / f"part{i}.ndjson") for i in range(3)
+    ]
     assert len(events(warehouse_profile)) == 16
     assert len(loads(warehouse_profile)) == 7
 
@@ -448,11 +445,11 @@ def test_reloading_the_same_file_or_the_same_events_adds_nothing(
     path = tmp_path / "events.ndjson"
     path.write_bytes(ndjson(objs) + b"not json\n")
     (line,) = load(capsys, warehouse_profile, path)
-    first = summary(line)
+    first = parse_load_summary(line)
     before = snapshot(warehouse_profile)
 
     (line,) = load(capsys, warehouse_profile, path)
-    skipped = SKIPPED.fullmatch(line)
+    skipped = LOAD_SKIPPED.fullmatch(line)
     assert skipped and skipped["load"] == first["load"] and skipped["name"] == str(path)
     assert snapshot(warehouse_profile) == before
 
@@ -463,7 +460,7 @@ def test_reloading_the_same_file_or_the_same_events_adds_nothing(
         "\n\n".join(json.dumps(o, separators=(",", ":")) for o in shuffled), encoding="utf-8"
     )
     (line,) = load(capsys, warehouse_profile, again)
-    s = summary(line)
+    s = parse_load_summary(line)
     assert (s["read"], s["new"], s["dup"], s["err"]) == (26, 1, 25, 0)
     after = events(warehouse_profile)
     assert {k: v for k, v in after.items() if k != "new0"} == {
@@ -485,7 +482,7 @@ def test_stdin_via_the_console_script(tmp_path: Path, warehouse_profile: Profile
     proc = run_funnel_load(*warehouse_profile.cli_args(), "-", input=data)
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""  # short load: no progress line
-    s = summary(proc.stdout.strip())
+    s = parse_load_summary(proc.stdout.strip())
     assert (s["name"], s["read"], s["new"], s["err"]) == ("<stdin>", 21, 20, 1)
     (row,) = loads(warehouse_profile)
     assert (row["source_file"], row["checksum"]) == ("<stdin>", hashlib.sha256(data).hexdigest())
@@ -493,13 +490,13 @@ def test_stdin_via_the_console_script(tmp_path: Path, warehouse_profile: Profile
 
     again = run_funnel_load(*warehouse_profile.cli_args(), "-", input=data)
     assert again.returncode == 0, again.stderr
-    skipped = SKIPPED.fullmatch(again.stdout.strip())
+    skipped = LOAD_SKIPPED.fullmatch(again.stdout.strip())
     assert skipped and skipped["load"] == s["load"] and skipped["name"] == "<stdin>"
 
     # gzip on stdin is recognised by its magic bytes: same events, all duplicates
     packed = run_funnel_load(*warehouse_profile.cli_args(), "-", input=gzip.compress(data))
     assert packed.returncode == 0, packed.stderr
-    s = summary(packed.stdout.strip())
+    s = parse_load_summary(packed.stdout.strip())
     assert (s["read"], s["new"], s["dup"], s["err"]) == (21, 0, 20, 1)
     assert counts(warehouse_profile) == {"events": 20, "load_errors": 2, "loads": 2}
 
@@ -563,7 +560,7 @@ def test_truncated_gzip_commits_nothing(
     other.write_bytes(ndjson(native_events(4, prefix="other")))
     proc = run_funnel_load(*warehouse_profile.cli_args(), "--quiet", other, bad)
     assert_one_line_error(proc, "gzip")
-    assert summary(proc.stdout.strip())["new"] == 4
+    assert parse_load_summary(proc.stdout.strip())["new"] == 4
     assert counts(warehouse_profile) == {"events": 7, "load_errors": 0, "loads": 2}
 
 
