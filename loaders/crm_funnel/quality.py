@@ -568,6 +568,13 @@ def build_parser() -> argparse.ArgumentParser:
             "Run the Great Expectations suites on the marts of a target and write Data Docs. "
             "Exit 0 when every suite passes, 1 when any fails, 2 on a usage or setup error."
         ),
+        epilog=(
+            "examples:\n"
+            "  funnel-quality                      # the default target, after dbt build\n"
+            "  funnel-quality --target postgres\n"
+            "  funnel-quality --docs-dir /tmp/dd   # write the Data Docs elsewhere"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--profiles-dir", help="directory holding profiles.yml (as in dbt)")
     parser.add_argument("--target", help="profile target (default: the profile's target)")
