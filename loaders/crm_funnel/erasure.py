@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from crm_funnel.errors import FunnelError, TerminalError
+from crm_funnel.profile import add_target_arguments, load_target
 
 if TYPE_CHECKING:
     from crm_funnel.loader import Backend, Execute
@@ -141,15 +142,13 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("emails", nargs="+", metavar="EMAIL", help="email address to forget")
-    parser.add_argument("--profiles-dir", metavar="DIR", help="directory with profiles.yml")
-    parser.add_argument("--target", metavar="NAME", help="target in the crm_funnel profile")
+    add_target_arguments(parser)
     parser.add_argument("--raw-schema", default="raw", metavar="SCHEMA", help="default: raw")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     from crm_funnel.loader import open_backend, utcnow
-    from crm_funnel.profile import load_target
 
     args = build_parser().parse_args(argv)
     try:

@@ -11,7 +11,7 @@ from typing import Any
 from crm_funnel import __version__
 from crm_funnel.errors import FunnelError, TerminalError
 from crm_funnel.loader import FORMATS, STDIN_NAME, expand_paths, load_one, open_backend
-from crm_funnel.profile import load_target
+from crm_funnel.profile import add_target_arguments, load_target
 
 PROG = "funnel-load"
 
@@ -55,16 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="file, directory, glob, or - for stdin",
     )
-    parser.add_argument(
-        "--profiles-dir",
-        metavar="DIR",
-        help="directory with profiles.yml (default: $DBT_PROFILES_DIR, ./, ~/.dbt/)",
-    )
-    parser.add_argument(
-        "--target",
-        metavar="NAME",
-        help="target in the crm_funnel profile (default: the profile's 'target')",
-    )
+    add_target_arguments(parser)
     parser.add_argument(
         "--raw-schema",
         default="raw",

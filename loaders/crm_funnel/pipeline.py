@@ -48,7 +48,7 @@ from crm_funnel import __version__
 from crm_funnel.connections import connect_duckdb, connect_postgres, one_line
 from crm_funnel.errors import FunnelError, TerminalError
 from crm_funnel.loader import expand_paths
-from crm_funnel.profile import DuckDBTarget, Target, load_target
+from crm_funnel.profile import DuckDBTarget, Target, add_target_arguments, load_target
 
 PROG = "funnel-pipeline"
 DEFAULT_INBOX = Path("data") / "inbox"
@@ -803,16 +803,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--profiles-dir",
-        metavar="DIR",
-        help="directory with profiles.yml (default: $DBT_PROFILES_DIR, ./, ~/.dbt/)",
-    )
-    parser.add_argument(
-        "--target",
-        metavar="NAME",
-        help="target in the crm_funnel profile (default: the profile's 'target')",
-    )
+    add_target_arguments(parser)
     parser.add_argument(
         "--inbox",
         metavar="DIR",

@@ -18,6 +18,7 @@ The target is ``--target`` if given, else the profile's ``target`` key.
 
 from __future__ import annotations
 
+import argparse
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -73,6 +74,20 @@ class PostgresTarget:
 
 
 Target = DuckDBTarget | PostgresTarget
+
+
+def add_target_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--profiles-dir`` and ``--target``, as every command and dbt take them."""
+    parser.add_argument(
+        "--profiles-dir",
+        metavar="DIR",
+        help="directory with profiles.yml (default: $DBT_PROFILES_DIR, ./, ~/.dbt/)",
+    )
+    parser.add_argument(
+        "--target",
+        metavar="NAME",
+        help="target in the crm_funnel profile (default: the profile's 'target')",
+    )
 
 
 # --------------------------------------------------------------------------- locating

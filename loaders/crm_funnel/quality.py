@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from crm_funnel.connections import connect_duckdb, connect_postgres, one_line
 from crm_funnel.errors import FunnelError, TerminalError
-from crm_funnel.profile import DuckDBTarget, Target, load_target
+from crm_funnel.profile import DuckDBTarget, Target, add_target_arguments, load_target
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -576,8 +576,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--profiles-dir", help="directory holding profiles.yml (as in dbt)")
-    parser.add_argument("--target", help="profile target (default: the profile's target)")
+    add_target_arguments(parser)
     parser.add_argument(
         "--docs-dir",
         type=Path,

@@ -9,7 +9,7 @@ from typing import Any
 
 from crm_funnel.connections import query_all
 from crm_funnel.errors import FunnelError
-from crm_funnel.profile import load_target
+from crm_funnel.profile import add_target_arguments, load_target
 
 EPILOG = """examples:
   funnel-report                      # the default target of ./profiles.yml
@@ -117,8 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--profiles-dir", help="directory holding profiles.yml (as in dbt)")
-    parser.add_argument("--target", help="profile target (default: the profile's target)")
+    add_target_arguments(parser)
     parser.add_argument("--schema", default="marts", help="schema of the marts (default: marts)")
     return parser
 
