@@ -36,6 +36,8 @@ Helpers (module level: ``from conftest import write_profiles, fetch, execute, ..
     text stdout/stderr captured (``input`` may be bytes for stdin).
 ``parse_load_summary(line) -> dict`` / ``LOAD_SUMMARY`` / ``LOAD_SKIPPED``
     The fields of funnel-load's ``loaded ...`` / ``skipped ...`` summary lines.
+``generate_events(path, events, seed, *options) -> Path``
+    Writes ``events`` seeded sample events to ``path`` with the real ``funnel-generate``.
 ``run_dbt(ref, *args, work_dir, dbt_vars=None, check=True) -> CompletedProcess``
     Runs the real ``dbt ARGS`` (e.g. ``"build"``) on this project against the database of
     a ``ProfileRef``, with target and log paths under ``work_dir``; with ``check`` a
@@ -209,6 +211,19 @@ def parse_load_summary(line: str) -> dict[str, Any]:
 
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def generate_events(path: Path, events: int, seed: int, *options: str) -> Path:
+    """Seeded sample events from the real ``funnel-generate`` (extra CLI options allowed)."""
+    subprocess.run(
+        [sys.executable, "-m", "crm_funnel.generate", "--events", str(events), "--seed", str(seed)]
+        + ["--out", str(path), "--quiet", *options],
+        check=True,
+        timeout=300,
+    )
+    return path
+
+
 DBT = Path(sys.executable).with_name("dbt")
 
 

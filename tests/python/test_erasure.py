@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import ProfileRef, fetch, run_dbt, run_funnel_load
+from conftest import ProfileRef, fetch, generate_events, run_dbt, run_funnel_load
 
 AS_OF = {"as_of": "2026-07-01T00:00:00Z"}
 
@@ -51,21 +51,7 @@ def mentions(ref: ProfileRef, needle: str) -> dict[str, int]:
 
 
 def generated_events(tmp_path: Path) -> list[str]:
-    path = tmp_path / "events.ndjson"
-    subprocess.run(
-        [
-            str(Path(sys.executable).with_name("funnel-generate")),
-            "--events",
-            "1500",
-            "--seed",
-            "11",
-            "--out",
-            str(path),
-            "--quiet",
-        ],
-        check=True,
-        timeout=120,
-    )
+    path = generate_events(tmp_path / "events.ndjson", 1500, 11)
     return path.read_text(encoding="utf-8").splitlines()
 
 

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO_ROOT, ProfileRef, fetch
+from conftest import REPO_ROOT, ProfileRef, fetch, generate_events
 from crm_funnel.pipeline import Summary as PipelineSummary
 from crm_funnel.pipeline import (
     dbt_error,
@@ -73,12 +73,7 @@ def scalar(ref: ProfileRef, sql: str) -> int:
 def inbox(tmp_path: Path) -> Path:
     directory = tmp_path / "inbox"
     directory.mkdir()
-    subprocess.run(
-        [sys.executable, "-m", "crm_funnel.generate", "--events", "1500", "--seed", "9"]
-        + ["--out", str(directory / "events.ndjson"), "--quiet"],
-        check=True,
-        timeout=60,
-    )
+    generate_events(directory / "events.ndjson", 1500, 9)
     (directory / "README.txt").write_text("not an event file: ignored\n")
     return directory
 

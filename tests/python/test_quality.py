@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO_ROOT, ProfileRef, execute, fetch, run_dbt
+from conftest import REPO_ROOT, ProfileRef, execute, fetch, generate_events, run_dbt
 from crm_funnel.quality import SUITES
 
 BIN = Path(sys.executable).parent
@@ -48,21 +48,7 @@ def funnel_quality(*args: str | os.PathLike[str]) -> subprocess.CompletedProcess
 
 @pytest.fixture(scope="module")
 def events_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("quality_events") / "events.ndjson"
-    run_ok(
-        [
-            str(BIN / "funnel-generate"),
-            "--events",
-            "1500",
-            "--seed",
-            "7",
-            "--out",
-            str(path),
-            "--quiet",
-        ],
-        "funnel-generate",
-    )
-    return path
+    return generate_events(tmp_path_factory.mktemp("quality_events") / "events.ndjson", 1500, 7)
 
 
 def load_and_build(profile: ProfileRef, events: Path, tmp_path: Path) -> None:
