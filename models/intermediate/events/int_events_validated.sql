@@ -1,6 +1,7 @@
 {#- Every landed raw event, classified: its canonical event type (through the
     vocabulary and alias seeds), whether it repeats an earlier event key, and
-    the first rule it breaks (null when it is a valid activity). -#}
+    the first rule it breaks (null when it is a valid activity). A
+    manual_override must name one of the lifecycle_states. -#}
 
 with
 
@@ -19,6 +20,12 @@ event_types as (
 event_type_aliases as (
 
     select * from {{ ref('event_type_aliases') }}
+
+),
+
+lifecycle_states as (
+
+    select * from {{ ref('lifecycle_states') }}
 
 ),
 
@@ -45,12 +52,15 @@ canonicalised as (
         event_types.event_type,
         event_types.category as event_category,
         event_types.is_engagement,
-        event_types.is_outbound_touch
+        event_types.is_outbound_touch,
+        lifecycle_states.lifecycle_state is not null as is_override_state_known
     from events
     left join event_type_names
         on events.event_type_input = event_type_names.event_type_input
     left join event_types
         on event_type_names.event_type = event_types.event_type
+    left join lifecycle_states
+        on events.override_state = lifecycle_states.lifecycle_state
 
 ),
 
@@ -82,12 +92,14 @@ classified as (
                 then 'unknown event_type'
             when event_time_text is null
                 then 'missing event_time'
-            when not is_event_time_valid
+            when event_at is null
                 then 'unparseable event_time'
             when
                 event_at < cast('{{ var("min_event_date") }}' as {{ dbt.type_timestamp() }})
                 or event_at > {{ dbt.dateadd('hour', var('future_tolerance_hours'), as_of_timestamp()) }}
                 then 'event_time out of range'
+            when event_type = 'manual_override' and not is_override_state_known
+                then 'invalid manual_override state'
         end as rejection_reason
     from ranked
 
@@ -110,6 +122,11 @@ final as (
         industry,
         lead_source,
         properties,
+        currency,
+        bounce_type,
+        override_state,
+        override_set_by,
+        campaign_id,
         rejection_reason,
         event_type_input,
         event_time_text,
@@ -119,6 +136,8 @@ final as (
 
         -- numerics
         source_position,
+        amount,
+        sequence_step,
 
         -- booleans
         coalesce(is_engagement, false) as is_engagement,
@@ -126,8 +145,12 @@ final as (
         is_duplicate,
         coalesce(not is_duplicate and rejection_reason is null, false) as is_activity,
 
+        -- dates
+        contract_end_date,
+
         -- timestamps
         event_at,
+        scheduled_at,
         loaded_at
 
     from classified

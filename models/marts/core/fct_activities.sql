@@ -1,5 +1,7 @@
 {#- One row per valid, deduplicated event: the activity stream every contact
-    model is built from. -#}
+    model is built from, with the typed properties the rules read. Amounts are
+    also converted to the var reporting_currency (seed fx_rates; an amount
+    without a currency is in the reporting currency, an unknown one gives null). -#}
 
 with
 
@@ -9,42 +11,74 @@ events as (
 
 ),
 
+fx_rates as (
+
+    select * from {{ ref('fx_rates') }}
+
+),
+
+reporting_rate as (
+
+    select rate_to_base
+    from fx_rates
+    where currency = '{{ var("reporting_currency") }}'
+
+),
+
 final as (
 
     select
         -- ids
-        event_key as activity_id,
-        contact_id,
-        load_id,
+        events.event_key as activity_id,
+        events.contact_id,
+        events.load_id,
 
         -- strings
-        email,
-        event_type,
-        event_category,
-        channel,
-        company,
-        industry,
-        lead_source,
-        properties,
-        source_file,
+        events.email,
+        events.event_type,
+        events.event_category,
+        events.channel,
+        events.company,
+        events.industry,
+        events.lead_source,
+        events.currency,
+        events.bounce_type,
+        events.override_state,
+        events.override_set_by,
+        events.campaign_id,
+        events.properties,
+        events.source_file,
 
         -- numerics
-        source_position,
-        {{ intent_weight('event_type') }} as intent_weight,
+        events.source_position,
+        {{ intent_weight('events.event_type') }} as intent_weight,
+        events.amount,
+        cast(
+            events.amount * fx_rates.rate_to_base
+            / reporting_rate.rate_to_base
+            as {{ dbt.type_numeric() }}
+        ) as amount_reporting,
+        events.sequence_step,
 
         -- booleans
-        is_engagement,
-        is_outbound_touch,
+        events.is_engagement,
+        events.is_outbound_touch,
 
         -- dates
-        cast(event_at as date) as event_date,
+        cast(events.event_at as date) as event_date,
+        events.contract_end_date,
 
         -- timestamps
-        event_at,
-        loaded_at
+        events.event_at,
+        events.scheduled_at,
+        events.loaded_at
 
     from events
-    where is_activity
+    left join reporting_rate
+        on 1 = 1
+    left join fx_rates
+        on coalesce(events.currency, '{{ var("reporting_currency") }}') = fx_rates.currency
+    where events.is_activity
 
 )
 

@@ -1,0 +1,39 @@
+{#- The UTC timestamp of an ISO-8601 text (already stripped): a date, optionally a
+    time (seconds and up to 6 fraction digits optional), optionally Z or an offset
+    +HH, +HHMM or +HH:MM; a time without offset is UTC. Null when the text is not
+    such a timestamp or names an impossible date or time, never a cast error (the
+    outer case guards every cast). -#}
+{% macro iso_timestamp_to_utc(text) -%}
+    {%- set iso_date = '^[0-9]{4}-[0-9]{2}-[0-9]{2}' -%}
+    {%- set iso_time = '[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]{1,6})?)?' -%}
+    {%- set iso_zone = '([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)?' -%}
+    {%- set shaped = 'coalesce(' ~ regex_matches(text, iso_date ~ '(' ~ iso_time ~ iso_zone ~ ')?$') ~ ', false)' -%}
+    {%- set zone = regex_replace(text, iso_date ~ '(' ~ iso_time ~ ')?', '') -%}
+    {%- set zone_digits = "replace(" ~ zone ~ ", ':', '')" -%}
+    {%- set year = 'cast(substring(' ~ text ~ ', 1, 4) as integer)' -%}
+    {%- set month = 'cast(substring(' ~ text ~ ', 6, 2) as integer)' -%}
+    {%- set day = 'cast(substring(' ~ text ~ ', 9, 2) as integer)' -%}
+    {%- set hour = 'case when length(' ~ text ~ ') > 10 then cast(substring(' ~ text ~ ', 12, 2) as integer) else 0 end' -%}
+    {%- set minute = 'case when length(' ~ text ~ ') > 10 then cast(substring(' ~ text ~ ', 15, 2) as integer) else 0 end' -%}
+    {%- set second = "case when substring(" ~ text ~ ", 17, 1) = ':' then cast(substring(" ~ text ~ ", 18, 2) as integer) else 0 end" -%}
+    {%- set offset_hours = 'case when length(' ~ zone ~ ') > 1 then cast(substring(' ~ zone ~ ', 2, 2) as integer) else 0 end' -%}
+    {%- set offset_minutes = 'case when length(' ~ zone_digits ~ ') = 5 then cast(substring(' ~ zone_digits ~ ', 4, 2) as integer) else 0 end' -%}
+    {%- set offset_sign = "case when substring(" ~ zone ~ ", 1, 1) = '-' then -1 else 1 end" -%}
+    {%- set local_time = "cast(replace(replace(substring(" ~ text ~ ", 1, length(" ~ text ~ ") - length(" ~ zone ~ ")), 'T', ' '), 't', ' ') as " ~ dbt.type_timestamp() ~ ")" -%}
+    case when {{ shaped }} then case
+        when {{ year }} >= 1
+            and {{ month }} between 1 and 12
+            and {{ day }} between 1 and case
+                when {{ month }} = 2 and (({{ year }} % 4 = 0 and {{ year }} % 100 != 0) or {{ year }} % 400 = 0) then 29
+                when {{ month }} = 2 then 28
+                when {{ month }} in (4, 6, 9, 11) then 30
+                else 31
+            end
+            and {{ hour }} <= 23
+            and {{ minute }} <= 59
+            and {{ second }} <= 59
+            and {{ offset_hours }} <= 18
+            and {{ offset_minutes }} <= 59
+            then {{ dbt.dateadd('minute', '-1 * (' ~ offset_sign ~ ') * ((' ~ offset_hours ~ ') * 60 + (' ~ offset_minutes ~ '))', local_time) }}
+    end end
+{%- endmacro %}

@@ -1,0 +1,313 @@
+{#- The orchestrator queue's items before assignment: one row per contact and
+    queue type whose rule holds at as_of (docs: orchestrator_queue_rules), with
+    its playbook entry. Only activities at or before as_of count; "after" is
+    event order (event_at, activity_id). A contact in a state that is never
+    contacted (lifecycle_states.is_contactable) keeps only its complaint item. -#}
+
+{%- set as_of = as_of_timestamp() -%}
+{%- set lookback_start = dbt.dateadd('day', -1 * var('queue_lookback_days'), as_of) -%}
+
+with
+
+contacts as (
+
+    select * from {{ ref('dim_contacts') }}
+
+),
+
+activities as (
+
+    select * from {{ ref('fct_activities') }}
+
+),
+
+lifecycle_signals as (
+
+    select * from {{ ref('lifecycle_signals') }}
+
+),
+
+lifecycle_states as (
+
+    select * from {{ ref('lifecycle_states') }}
+
+),
+
+queue_playbook as (
+
+    select * from {{ ref('queue_playbook') }}
+
+),
+
+sequenced_activities as (
+
+    select
+        contact_id,
+        activity_id,
+        event_type,
+        is_outbound_touch,
+        event_at,
+        row_number() over (
+            partition by contact_id
+            order by event_at, activity_id
+        ) as event_number
+    from activities
+    where event_at <= {{ as_of }}
+
+),
+
+signal_activities as (
+
+    select
+        sequenced_activities.contact_id,
+        sequenced_activities.event_at,
+        sequenced_activities.event_number,
+        lifecycle_signals.signal
+    from sequenced_activities
+    inner join lifecycle_signals
+        on sequenced_activities.event_type = lifecycle_signals.event_type
+    where lifecycle_signals.signal in ('reply', 'complaint', 'onboarding')
+
+),
+
+latest_signals as (
+
+    select
+        contact_id,
+        max(case when signal = 'reply' then event_number end) as last_reply_number,
+        max(case when signal = 'reply' then event_at end) as last_reply_at,
+        max(case when signal = 'complaint' then event_number end) as last_complaint_number,
+        max(case when signal = 'complaint' then event_at end) as last_complaint_at
+    from signal_activities
+    group by contact_id
+
+),
+
+latest_actions as (
+
+    select
+        contact_id,
+        max(case when is_outbound_touch then event_number end) as last_touch_number,
+        max(case when is_outbound_touch then event_at end) as last_touch_at,
+        max(case when event_type = 'manual_override' then event_number end) as last_override_number
+    from sequenced_activities
+    group by contact_id
+
+),
+
+latest_onboarding as (
+
+    select
+        contacts.contact_id,
+        max(signal_activities.event_at) as last_onboarding_at
+    from contacts
+    inner join signal_activities
+        on
+            contacts.contact_id = signal_activities.contact_id
+            and contacts.became_customer_at <= signal_activities.event_at
+    where signal_activities.signal = 'onboarding'
+    group by contacts.contact_id
+
+),
+
+reply_waiting as (
+
+    select
+        latest_signals.contact_id,
+        'reply_waiting' as queue_type,
+        latest_signals.last_reply_at as detected_at
+    from latest_signals
+    left join latest_actions
+        on latest_signals.contact_id = latest_actions.contact_id
+    where
+        latest_signals.last_reply_at >= {{ lookback_start }}
+        and coalesce(latest_actions.last_touch_number < latest_signals.last_reply_number, true)
+
+),
+
+complaint as (
+
+    select
+        latest_signals.contact_id,
+        'complaint' as queue_type,
+        latest_signals.last_complaint_at as detected_at
+    from latest_signals
+    left join latest_actions
+        on latest_signals.contact_id = latest_actions.contact_id
+    where
+        latest_signals.last_complaint_at >= {{ lookback_start }}
+        and coalesce(latest_actions.last_override_number < latest_signals.last_complaint_number, true)
+
+),
+
+vip_touch_clocks as (
+
+    select
+        contact_id,
+        {{ dbt.dateadd(
+            'day',
+            var('queue_vip_untouched_days'),
+            'coalesce(last_outbound_touch_at, lifecycle_state_since)'
+        ) }} as untouched_at
+    from contacts
+    where lifecycle_state = 'VIP'
+
+),
+
+vip_untouched as (
+
+    select
+        contact_id,
+        'vip_untouched' as queue_type,
+        untouched_at as detected_at
+    from vip_touch_clocks
+    where untouched_at <= {{ as_of }}
+
+),
+
+hot_idle_clocks as (
+
+    select
+        contact_id,
+        {{ dbt.dateadd('day', var('queue_hot_idle_days'), 'last_activity_at') }} as idle_at
+    from contacts
+    where lifecycle_state = 'Hot'
+
+),
+
+hot_idle as (
+
+    select
+        contact_id,
+        'hot_idle' as queue_type,
+        idle_at as detected_at
+    from hot_idle_clocks
+    where idle_at <= {{ as_of }}
+
+),
+
+sql_handover as (
+
+    select
+        contacts.contact_id,
+        'sql_handover' as queue_type,
+        contacts.became_sql_at as detected_at
+    from contacts
+    left join latest_actions
+        on contacts.contact_id = latest_actions.contact_id
+    where
+        contacts.funnel_stage = 'SQL'
+        and contacts.became_sql_at >= {{ lookback_start }}
+        and coalesce(latest_actions.last_touch_at < contacts.became_sql_at, true)
+
+),
+
+onboarding_clocks as (
+
+    select
+        contacts.contact_id,
+        {{ dbt.dateadd(
+            'day',
+            var('queue_onboarding_idle_days'),
+            'coalesce(latest_onboarding.last_onboarding_at, contacts.became_customer_at)'
+        ) }} as stalled_at
+    from contacts
+    left join latest_onboarding
+        on contacts.contact_id = latest_onboarding.contact_id
+    where
+        contacts.lifecycle_state = 'Customer'
+        and contacts.became_customer_at
+        >= {{ dbt.dateadd('day', -1 * var('queue_onboarding_period_days'), as_of) }}
+
+),
+
+onboarding_stalled as (
+
+    select
+        contact_id,
+        'onboarding_stalled' as queue_type,
+        stalled_at as detected_at
+    from onboarding_clocks
+    where stalled_at <= {{ as_of }}
+
+),
+
+reengagement_clocks as (
+
+    select
+        contact_id,
+        dormant_since,
+        {{ dbt.dateadd('day', var('reengagement_cooldown_days'), 'last_reengagement_attempt_at') }}
+            as cooldown_ends_at
+    from contacts
+    where lifecycle_state = 'Dormant'
+
+),
+
+reengagement as (
+
+    select
+        contact_id,
+        'reengagement' as queue_type,
+        case
+            when cooldown_ends_at > dormant_since then cooldown_ends_at
+            else dormant_since
+        end as detected_at
+    from reengagement_clocks
+    where coalesce(cooldown_ends_at <= {{ as_of }}, true)
+
+),
+
+detected as (
+
+    select * from reply_waiting
+    union all
+    select * from complaint
+    union all
+    select * from vip_untouched
+    union all
+    select * from hot_idle
+    union all
+    select * from sql_handover
+    union all
+    select * from onboarding_stalled
+    union all
+    select * from reengagement
+
+),
+
+final as (
+
+    select
+        -- ids
+        {{ surrogate_key(['detected.contact_id', 'detected.queue_type']) }} as queue_item_id,
+        detected.contact_id,
+
+        -- strings
+        contacts.email,
+        detected.queue_type,
+        queue_playbook.title,
+        queue_playbook.recommended_action,
+        queue_playbook.owner_department,
+        contacts.lifecycle_state,
+        contacts.funnel_stage,
+
+        -- numerics
+        queue_playbook.priority,
+
+        -- timestamps
+        detected.detected_at,
+        {{ dbt.dateadd('day', 'queue_playbook.due_in_days', 'detected.detected_at') }} as due_at
+
+    from detected
+    inner join contacts
+        on detected.contact_id = contacts.contact_id
+    inner join lifecycle_states
+        on contacts.lifecycle_state = lifecycle_states.lifecycle_state
+    left join queue_playbook
+        on detected.queue_type = queue_playbook.queue_type
+    where lifecycle_states.is_contactable or detected.queue_type = 'complaint'
+
+)
+
+select * from final
