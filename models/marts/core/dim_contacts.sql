@@ -1,5 +1,6 @@
 {#- One row per contact: identity, first touch, intent score, funnel stage with
-    the time each stage was reached, and the nurture track. -#}
+    the time each stage was reached, lifecycle state and funnel, and the nurture
+    track (None for a contact who opted out or is in a non-contactable state). -#}
 
 with
 
@@ -21,9 +22,21 @@ stages as (
 
 ),
 
+lifecycles as (
+
+    select * from {{ ref('int_contacts_lifecycle_evaluated') }}
+
+),
+
 funnel_stages as (
 
     select * from {{ ref('funnel_stages') }}
+
+),
+
+lifecycle_states as (
+
+    select * from {{ ref('lifecycle_states') }}
 
 ),
 
@@ -41,18 +54,32 @@ final as (
         profiles.lead_source,
         stages.funnel_stage,
         case
-            when profiles.is_opted_out then '{{ var("opted_out_nurture_track") }}'
+            when profiles.is_opted_out or not lifecycle_states.is_contactable
+                then '{{ var("opted_out_nurture_track") }}'
             else funnel_stages.nurture_track
         end as nurture_track,
+        lifecycles.lifecycle_state,
+        case
+            when
+                lifecycles.lifecycle_state = 'Cold'
+                and lifecycles.last_signal_at
+                >= {{ dbt.dateadd('day', -1 * var('signal_fresh_days'), as_of_timestamp()) }}
+                then 'Signal'
+            else lifecycle_states.lifecycle_funnel
+        end as lifecycle_funnel,
 
         -- numerics
         funnel_stages.stage_order,
         scores.lifetime_intent_score,
         scores.intent_score,
         profiles.events_total,
+        lifecycles.lifetime_revenue,
+        lifecycles.referrals_given,
+        lifecycles.reengagement_attempts,
 
         -- booleans
         profiles.is_opted_out,
+        lifecycles.is_manual_override,
 
         -- timestamps
         stages.became_lead_at,
@@ -62,15 +89,25 @@ final as (
         stages.became_customer_at,
         profiles.first_activity_at,
         profiles.last_activity_at,
-        profiles.last_engagement_at
+        profiles.last_engagement_at,
+        lifecycles.lifecycle_state_since,
+        lifecycles.last_outbound_touch_at,
+        lifecycles.last_signal_at,
+        lifecycles.dormant_since,
+        lifecycles.last_reengagement_attempt_at,
+        {{ as_of_timestamp() }} as state_as_of
 
     from profiles
     inner join scores
         on profiles.contact_id = scores.contact_id
     inner join stages
         on profiles.contact_id = stages.contact_id
+    inner join lifecycles
+        on profiles.contact_id = lifecycles.contact_id
     inner join funnel_stages
         on stages.funnel_stage = funnel_stages.funnel_stage
+    inner join lifecycle_states
+        on lifecycles.lifecycle_state = lifecycle_states.lifecycle_state
 
 )
 
