@@ -78,7 +78,7 @@ test: install browsers
 	$(MAKE) lint
 
 lint: install
-	$(BIN)/sqlfluff lint models tests/data_tests
+	$(BIN)/sqlfluff lint models tests/data_tests snapshots
 	$(DBT) parse --quiet
 	PYTHONPATH=lint $(BIN)/dbt-score lint --namespace crm_funnel_conventions \
 		--manifest target/manifest.json --fail-project-under 10 --fail-any-item-under 10

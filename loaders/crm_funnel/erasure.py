@@ -1,7 +1,8 @@
 """Erasure: forget a person everywhere, and never land them again.
 
 ``funnel-forget EMAIL...`` deletes every raw event and load error that mentions the
-normalised email and records a salted SHA-256 tombstone in ``raw.erasures``; the loader
+normalised email, and the person's rows of the state-history snapshot (which a rebuild
+does not replace), and records a salted SHA-256 tombstone in ``raw.erasures``; the loader
 skips every record that mentions a tombstoned address (counted as ``erased_skipped``). The next
 ``dbt build`` rebuilds every model without them. The salt lives in ``raw.erasure_salt``,
 so the tombstones never hold an email in clear.
@@ -80,16 +81,27 @@ def read_tombstones(backend: Backend) -> Tombstones:
     return backend.transaction("reading the erasure tombstones", work)
 
 
+# The dbt snapshot keeps history that a rebuild does not replace: rows are deleted by
+# contact_id (the MD5 of the normalised email, as the models compute it).
+SNAPSHOT_SCHEMA, SNAPSHOT_TABLE = "snapshots", "snap_contact_states"
+
+
+def contact_id(email: str) -> str:
+    return hashlib.md5(email.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 @dataclass(frozen=True)
 class Forgotten:
     email: str
     events_removed: int
     load_errors_removed: int
+    snapshot_rows_removed: int
 
     def summary(self) -> str:
         return (
             f"forgot {self.email}: removed {self.events_removed:,} raw events and "
-            f"{self.load_errors_removed:,} load errors"
+            f"{self.load_errors_removed:,} load errors, {self.snapshot_rows_removed:,} "
+            "state-history rows"
         )
 
 
@@ -98,6 +110,10 @@ def forget(backend: Backend, emails: Iterable[str], erased_at: Any) -> list[Forg
     s = backend.schema
 
     def work(execute: Execute) -> list[Forgotten]:
+        has_snapshot = execute(
+            "select 1 from information_schema.tables where table_schema = ? and table_name = ?",
+            [SNAPSHOT_SCHEMA, SNAPSHOT_TABLE],
+        )
         salt_rows = execute(f"select salt from {s}.erasure_salt")
         if salt_rows:
             salt = salt_rows[0][0]
@@ -118,7 +134,14 @@ def forget(backend: Backend, emails: Iterable[str], erased_at: Any) -> list[Forg
                 f"delete from {s}.load_errors where strpos(lower(raw_text), ?) > 0 returning 1",
                 [email],
             )
-            done.append(Forgotten(email, len(events), len(errors)))
+            history = []
+            if has_snapshot:
+                history = execute(
+                    f"delete from {SNAPSHOT_SCHEMA}.{SNAPSHOT_TABLE} where contact_id = ? "
+                    "returning 1",
+                    [contact_id(email)],
+                )
+            done.append(Forgotten(email, len(events), len(errors), len(history)))
         return done
 
     return backend.transaction("forgetting", work)

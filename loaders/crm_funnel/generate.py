@@ -13,6 +13,14 @@ Realism, in short:
   webinars, pricing, demos, sales follow-ups and proposals, deals and purchases (with an
   amount and a currency), training, referrals, logins, plus opt-outs, bounces,
   complaints and third-party signals (job changes, intent);
+* the lifecycle (lifecycle.md): a booked demo carries ``scheduled_at`` (1-14 days later)
+  and is later held or missed (``appointment_held`` / ``appointment_no_show``; some are
+  rebooked, a few rescheduled before the meeting); a closed deal carries
+  ``contract_end`` (6-24 months later); some customers refer 2-4 colleagues; some
+  contacts go quiet for months, then get re-engagement emails a few days to weeks apart
+  and a few of them engage again (some buy straight away); a few walk-in buyers purchase
+  first; bounces are ``hard``, ``permanent`` or ``soft``; about 0.5% of contacts get a
+  ``manual_override`` (``state``, ``set_by``) by a person;
 * a contact's events have strictly increasing instants, at least one second apart,
   rendered in a mix of timestamp formats (``Z``, offsets, naive, date-only, fractional);
 * ``--dirty-rate`` of the lines are dirty, cycling through every kind in ``DIRTY_KINDS``
@@ -57,6 +65,7 @@ DIRTY_KINDS = (
     "unparseable_event_time",
     "impossible_event_time",
     "out_of_range_event_time",
+    "invalid_override_state",  # a manual_override whose state is not a lifecycle state
     "duplicate_line",
     "invalid_json",
     "non_object_json",
@@ -138,6 +147,30 @@ WEBINARS = ("wbn-funnel-basics", "wbn-scoring-deep-dive", "wbn-sales-handover", 
 PRODUCTS = (("starter-training", 490), ("pro-training", 1490), ("team-seat-pack", 2990))
 CURRENCIES = ("EUR", "EUR", "USD", "USD", "GBP")
 CAMPAIGN_THEMES = ("welcome", "nurture", "reengage", "webinar-invite", "product-news", "outbound")
+
+# Lifecycle states a manual_override may set (seeds/lifecycle_states.csv), and how
+# often people pick each: mostly Hot, Disqualified and VIP.
+OVERRIDE_STATES = {
+    "Hot": 30,
+    "Disqualified": 30,
+    "VIP": 20,
+    "Unsubscribed": 3,
+    "Alumni": 3,
+    "Customer": 3,
+    "Dormant": 3,
+    "Warm": 3,
+    "Engaged": 3,
+    "Cold": 2,
+}
+# Spellings a person may type that are not a state (the ``invalid_override_state`` kind).
+INVALID_OVERRIDE_STATES = ("hot", "vip", "Lost", "Nurture", "Closed Won", "Disqualifed", "")
+OVERRIDE_SETTERS = ("Amara Okafor", "Jonas Weber", "Lucia Ferreira", "Priya Raman", "Tom Becker")
+OVERRIDE_RATE = 0.005
+# Contract lengths of a closed deal, in months.
+CONTRACT_MONTHS = (6, 12, 12, 12, 18, 24)
+# Offsets (minutes) a meeting time may be written in; most are written in UTC.
+SCHEDULE_OFFSETS = (0, 0, 0, 0, 60, 120, -300, 330)
+APPOINTMENT_OUTCOMES = frozenset({"appointment_held", "appointment_no_show"})
 
 # Event types whose events often carry only a date (spreadsheets, third-party signals).
 DATE_ONLY_TYPES = frozenset({"job_change", "intent_signal", "training_completed"})
@@ -356,17 +389,26 @@ def _ascii_fold(text: str) -> str:
 
 
 class _Step:
-    """One planned event of a journey (its time is assigned later)."""
+    """One planned event of a journey (its time is assigned later).
 
-    __slots__ = ("event_type", "channel", "properties", "date_only")
+    ``wait_days``: the step comes at least that many days after the previous one (a
+    quiet spell, or the spacing of re-engagement emails); 0 = the usual gaps.
+    """
+
+    __slots__ = ("event_type", "channel", "properties", "date_only", "wait_days")
 
     def __init__(
-        self, event_type: str, channel: str | None, properties: dict[str, Any] | None = None
+        self,
+        event_type: str,
+        channel: str | None,
+        properties: dict[str, Any] | None = None,
+        wait_days: int = 0,
     ) -> None:
         self.event_type = event_type
         self.channel = channel
         self.properties = properties or {}
         self.date_only = False
+        self.wait_days = wait_days
 
 
 def _plan_journey(rng: random.Random, channel: str, propensity: float) -> list[_Step]:
@@ -383,9 +425,10 @@ def _plan_journey(rng: random.Random, channel: str, propensity: float) -> list[_
             props = {"campaign_id": campaign_id, "sequence_step": step}
             steps.append(_Step("email_sent", "email", dict(props)))
             if rng.random() < 0.03:
-                bounce_type = "hard" if rng.random() < 0.6 else "soft"
+                roll = rng.random()
+                bounce_type = "hard" if roll < 0.45 else "permanent" if roll < 0.6 else "soft"
                 steps.append(_Step("email_bounced", "email", {**props, "bounce_type": bounce_type}))
-                if bounce_type == "hard":
+                if bounce_type != "soft":
                     return
                 continue
             steps.append(_Step("email_delivered", "email", dict(props)))
@@ -394,13 +437,54 @@ def _plan_journey(rng: random.Random, channel: str, propensity: float) -> list[_
                 if rng.random() < 0.35:
                     steps.append(_Step("email_clicked", "email", dict(props)))
                     if rng.random() < 0.2:
+                        # A reply pauses the sequence: a person answers it (the queue).
                         steps.append(_Step("email_replied", "email", dict(props)))
+                        return
             if rng.random() < 0.01:
                 steps.append(_Step("email_complained", "email", dict(props)))
                 return
             if rng.random() < 0.025:
                 steps.append(_Step("unsubscribed", "email", dict(props)))
                 return
+
+    def purchase() -> _Step:
+        product, price = rng.choice(PRODUCTS)
+        props = {"amount": price, "currency": rng.choice(CURRENCIES), "product": product}
+        return _Step("purchase", "direct", props)
+
+    def appointment() -> bool:
+        """Book a demo; return whether a meeting was held (a no-show may rebook once)."""
+        rebooked = False
+        while True:
+            steps.append(_Step("demo_booked", "direct", {"meeting_type": "discovery"}))
+            if rng.random() < 0.06:
+                # Rescheduled before the meeting: the outcome belongs to the new booking.
+                steps.append(_Step("demo_booked", "direct", {"meeting_type": "rescheduled"}))
+            if rng.random() < 0.8:
+                steps.append(_Step("appointment_held", "direct"))
+                return True
+            steps.append(_Step("appointment_no_show", "direct"))
+            if rebooked or rng.random() < 0.5:
+                return False
+            rebooked = True
+
+    def reengagement() -> None:
+        """Quiet for months, then re-engagement emails until the contact engages or not."""
+        campaign_id = f"cmp-reengage-{campaign_serial:02d}"
+        wait = rng.randint(95, 240)
+        for step in range(1, rng.randint(2, 5) + 1):
+            props = {"campaign_id": campaign_id, "sequence_step": step}
+            steps.append(_Step("email_sent", "email", dict(props), wait_days=wait))
+            steps.append(_Step("email_delivered", "email", dict(props)))
+            if rng.random() < 0.12:
+                if rng.random() < 0.25:
+                    steps.append(purchase())  # buys straight from the win-back offer
+                    return
+                steps.append(_Step("email_opened", "email", dict(props)))
+                if rng.random() < 0.4:
+                    steps.append(_Step("email_clicked", "email", dict(props)))
+                return
+            wait = rng.randint(3, 28)
 
     def visit(count: int) -> None:
         for _ in range(count):
@@ -420,6 +504,10 @@ def _plan_journey(rng: random.Random, channel: str, propensity: float) -> list[_
         visit(rng.randint(1, 4))
         if rng.random() < 0.15:
             web("signup", {"plan": "trial"})
+
+    if rng.random() < 0.02:
+        # A walk-in buyer: the first event seen is the purchase, or it follows the visits.
+        steps.insert(0 if rng.random() < 0.5 else len(steps), purchase())
 
     # Nurture: a newsletter sequence for most contacts, a few more visits.
     if rng.random() < 0.75:
@@ -445,8 +533,7 @@ def _plan_journey(rng: random.Random, channel: str, propensity: float) -> list[_
             # Sales reaches out before the contact is sales-qualified.
             steps.append(_Step("follow_up", "email", {"owner": "sdr"}))
         if chance(0.4):
-            steps.append(_Step("demo_booked", "direct", {"meeting_type": "discovery"}))
-            if chance(0.6):
+            if appointment() and chance(0.6):
                 steps.append(_Step("follow_up", "email", {"owner": "ae"}))
                 if rng.random() < 0.7:
                     steps.append(
@@ -460,15 +547,7 @@ def _plan_journey(rng: random.Random, channel: str, propensity: float) -> list[_
                     )
         elif rng.random() < 0.08:
             # Self-serve: buys a training seat without talking to sales.
-            product, price = rng.choice(PRODUCTS)
-            currency = rng.choice(CURRENCIES)
-            steps.append(
-                _Step(
-                    "purchase",
-                    "direct",
-                    {"amount": price, "currency": currency, "product": product},
-                )
-            )
+            steps.append(purchase())
     customer = any(s.event_type in ("deal_closed", "purchase") for s in steps)
     if customer:
         if rng.random() < 0.6:
@@ -478,22 +557,31 @@ def _plan_journey(rng: random.Random, channel: str, propensity: float) -> list[_
         for _ in range(rng.randint(0, 4)):
             steps.append(_Step("login", "direct"))
         if rng.random() < 0.25:
-            steps.append(_Step("referral_given", "referral", {"referred": "colleague"}))
+            for _ in range(1 if rng.random() < 0.6 else rng.randint(2, 4)):
+                steps.append(_Step("referral_given", "referral", {"referred": "colleague"}))
         if rng.random() < 0.3:
-            product, price = rng.choice(PRODUCTS)
-            steps.append(
-                _Step(
-                    "purchase",
-                    "direct",
-                    {"amount": price, "currency": rng.choice(CURRENCIES), "product": product},
-                )
-            )
+            steps.append(purchase())
     elif rng.random() < 0.3:
         visit(rng.randint(1, 2))
     if rng.random() < 0.07:
         steps.append(_Step("job_change", "partner", {"source": "signal-provider"}))
         if rng.random() < 0.5:
             visit(1)
+    silenced = any(
+        s.event_type in ("unsubscribed", "email_complained")
+        or s.properties.get("bounce_type") in ("hard", "permanent")
+        for s in steps
+    )
+    if not customer and not silenced and rng.random() < 0.15:
+        reengagement()
+    if len(steps) > 1 and rng.random() < OVERRIDE_RATE:
+        # A person sets the state by hand, often as the latest word on the contact.
+        props = {
+            "state": rng.choices(list(OVERRIDE_STATES), list(OVERRIDE_STATES.values()))[0],
+            "set_by": rng.choice(OVERRIDE_SETTERS),
+        }
+        at = len(steps) if rng.random() < 0.5 else rng.randrange(1, len(steps))
+        steps.insert(at, _Step("manual_override", "direct", props))
     steps[0].channel = channel  # the first touch is the acquisition channel
     for step in steps:
         if step.event_type in DATE_ONLY_TYPES:
@@ -501,6 +589,32 @@ def _plan_journey(rng: random.Random, channel: str, propensity: float) -> list[_
         else:
             step.date_only = rng.random() < 0.01
     return steps
+
+
+def _meeting_slot(rng: random.Random, booked: dt.datetime) -> dt.datetime:
+    """A meeting time on a working hour 1-14 days after ``booked``."""
+    day = booked.date() + dt.timedelta(days=rng.randint(1, 14))
+    return dt.datetime.combine(day, dt.time(rng.randint(8, 16), rng.choice((0, 30))))
+
+
+def _format_iso(rng: random.Random, instant: dt.datetime) -> str:
+    """``instant`` (naive UTC) as ISO-8601 with ``Z`` or, sometimes, a UTC offset."""
+    minutes = rng.choice(SCHEDULE_OFFSETS)
+    if not minutes:
+        return instant.strftime("%Y-%m-%dT%H:%M:%SZ")
+    sign = "+" if minutes > 0 else "-"
+    hours, mins = divmod(abs(minutes), 60)
+    local = instant + dt.timedelta(minutes=minutes)
+    return local.strftime("%Y-%m-%dT%H:%M:%S") + f"{sign}{hours:02d}:{mins:02d}"
+
+
+def _add_months(day: dt.date, months: int) -> dt.date:
+    """``day`` plus ``months`` calendar months (the last day of a shorter month)."""
+    year, month = divmod(day.month - 1 + months, 12)
+    year += day.year
+    month += 1
+    days_in_month = (dt.date(year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1)).day
+    return dt.date(year, month, min(day.day, days_in_month))
 
 
 def _format_time(rng: random.Random, instant: dt.datetime, date_only: bool) -> str:
@@ -598,9 +712,12 @@ class Generator:
         # Times: strictly increasing, at least one second apart, inside [start, end].
         cursor = self.start + dt.timedelta(seconds=rng.randrange(self.span_seconds))
         out: list[tuple[dt.datetime, int, dict[str, Any]]] = []
+        meeting: dt.datetime | None = None  # scheduled time of the latest booked demo
         for index, step in enumerate(steps):
             if index:
-                if rng.random() < 0.55:
+                if step.wait_days:
+                    gap = step.wait_days * 86400 + rng.randint(0, 12 * 3600)
+                elif rng.random() < 0.55:
                     gap = rng.randint(5, 1800)
                 else:
                     gap = int(rng.expovariate(1 / (4 * 86400))) + 3600
@@ -608,6 +725,9 @@ class Generator:
                 if cursor.microsecond:
                     base += dt.timedelta(seconds=1)
                 instant = base + dt.timedelta(seconds=gap)
+                if step.event_type in APPOINTMENT_OUTCOMES and meeting is not None:
+                    # Recorded when the meeting ends (or when it was missed).
+                    instant = max(instant, meeting + dt.timedelta(minutes=rng.randint(30, 90)))
             else:
                 instant = cursor
             if step.date_only:
@@ -628,6 +748,12 @@ class Generator:
             if instant > self.end_limit:
                 break
             cursor = instant
+            if step.event_type == "demo_booked":
+                meeting = _meeting_slot(rng, instant)
+                step.properties["scheduled_at"] = _format_iso(rng, meeting)
+            elif step.event_type == "deal_closed":
+                months = rng.choice(CONTRACT_MONTHS)
+                step.properties["contract_end"] = _add_months(instant.date(), months).isoformat()
             if step.event_type == "job_change":
                 company_index = self.companies.pick(rng)
                 company, industry, _ = self.companies.get(company_index)
@@ -724,6 +850,12 @@ class Generator:
             record["event_time"] = rng.choice(IMPOSSIBLE_TIMES)
         elif kind == "out_of_range_event_time":
             record["event_time"] = rng.choice(OUT_OF_RANGE_TIMES)
+        elif kind == "invalid_override_state":
+            record["event_type"] = "manual_override"
+            record["properties"] = {
+                "state": rng.choice(INVALID_OVERRIDE_STATES),
+                "set_by": rng.choice(OVERRIDE_SETTERS),
+            }
         elif kind == "invalid_json":
             return rng.choice(INVALID_JSON_LINES)
         elif kind == "non_object_json":

@@ -3,9 +3,11 @@
 The end-to-end tests compare the dbt marts with what this module computes from the same
 generated files. It deliberately shares nothing with the SQL: it reads the rules from a
 vars dict (the test passes ``dbt_project.yml`` vars plus its overrides) and the
-vocabulary, aliases and stages from the seed CSVs, and implements the written rules
-(the loader's keys and duplicates, the quarantine reasons in order, the per-contact
-fields and stages, and the three funnel reports) as plainly as possible.
+vocabulary, aliases, stages and lifecycle seeds from the seed CSVs, and implements the
+written rules (the loader's keys and duplicates, the quarantine reasons in order, the
+per-contact fields and stages, the three funnel reports, and the lifecycle engine of
+``spec/lifecycle.md``: typed properties, the state replay and its transitions, the
+orchestrator queue and the nurture lists) as plainly as possible.
 """
 
 from __future__ import annotations
@@ -32,7 +34,11 @@ REASONS = (
     "missing event_time",
     "unparseable event_time",
     "event_time out of range",
+    "invalid manual_override state",
 )
+DAY = dt.timedelta(days=1)
+DATE_PREFIX_RE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
+AMOUNT_RE = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
 TIME_RE = re.compile(
     r"(?P<y>[0-9]{4})-(?P<mo>[0-9]{2})-(?P<d>[0-9]{2})"
     r"(?:[Tt ](?P<h>[0-9]{2}):(?P<mi>[0-9]{2})"
@@ -52,6 +58,14 @@ class Seeds:
     stages: list[str]  # in stage_order
     stage_order: dict[str, int]
     nurture_track: dict[str, str]
+    outbound_types: frozenset[str]
+    # lifecycle_state -> (lifecycle_funnel or None, is_contactable)
+    states: dict[str, tuple[str | None, bool]]
+    signals: dict[str, frozenset[str]]  # signal -> event types
+    playbook: dict[str, dict[str, Any]]  # queue_type -> priority, department, due_in_days
+    orchestrators: dict[str, list[str]]  # department -> names, ordered
+    fx_rates: dict[str, float]
+    cadence_days: dict[str, int | None]  # nurture_track -> cadence
 
     @classmethod
     def load(cls, seeds_dir: Path) -> Seeds:
@@ -59,12 +73,21 @@ class Seeds:
             with open(seeds_dir / name, newline="", encoding="utf-8") as handle:
                 return list(csv.DictReader(handle))
 
+        def is_true(text: str) -> bool:
+            return text.strip().lower() == "true"
+
         types = rows("event_types.csv")
         stages = sorted(rows("funnel_stages.csv"), key=lambda row: int(row["stage_order"]))
+        signals: dict[str, set[str]] = {}
+        for row in rows("lifecycle_signals.csv"):
+            signals.setdefault(row["signal"], set()).add(row["event_type"])
+        orchestrators: dict[str, list[str]] = {}
+        for row in rows("orchestrators.csv"):
+            orchestrators.setdefault(row["department"], []).append(row["orchestrator"])
         return cls(
             canonical_types=frozenset(row["event_type"] for row in types),
             engagement_types=frozenset(
-                row["event_type"] for row in types if row["is_engagement"].lower() == "true"
+                row["event_type"] for row in types if is_true(row["is_engagement"])
             ),
             aliases={
                 row["alias"].lower(): row["event_type"] for row in rows("event_type_aliases.csv")
@@ -72,7 +95,38 @@ class Seeds:
             stages=[row["funnel_stage"] for row in stages],
             stage_order={row["funnel_stage"]: int(row["stage_order"]) for row in stages},
             nurture_track={row["funnel_stage"]: row["nurture_track"] for row in stages},
+            outbound_types=frozenset(
+                row["event_type"] for row in types if is_true(row["is_outbound_touch"])
+            ),
+            states={
+                row["lifecycle_state"]: (
+                    row["lifecycle_funnel"] or None,
+                    is_true(row["is_contactable"]),
+                )
+                for row in rows("lifecycle_states.csv")
+            },
+            signals={name: frozenset(types) for name, types in signals.items()},
+            playbook={
+                row["queue_type"]: {
+                    "priority": int(row["priority"]),
+                    "owner_department": row["owner_department"],
+                    "due_in_days": int(row["due_in_days"]),
+                }
+                for row in rows("queue_playbook.csv")
+            },
+            orchestrators={dept: sorted(names) for dept, names in orchestrators.items()},
+            fx_rates={
+                row["currency"].upper(): float(row["rate_to_base"]) for row in rows("fx_rates.csv")
+            },
+            cadence_days={
+                row["nurture_track"]: int(row["cadence_days"]) if row["cadence_days"] else None
+                for row in rows("nurture_tracks.csv")
+            },
         )
+
+    def has(self, signal: str, event_type: str) -> bool:
+        """Whether ``event_type`` counts for the lifecycle ``signal`` (seed lifecycle_signals)."""
+        return event_type in self.signals.get(signal, frozenset())
 
 
 # --------------------------------------------------------------------------- rules
@@ -150,6 +204,70 @@ class Activity:
     properties: Any
     company: Any
     industry: Any
+    # Typed properties (lifecycle.md, "Inputs"); see ``typed_properties``.
+    amount: float | None = None
+    currency: str | None = None
+    amount_reporting: float | None = None
+    bounce_type: str | None = None
+    override_state: str | None = None
+    override_set_by: str | None = None
+    campaign_id: str | None = None
+    contract_end_date: dt.date | None = None
+    scheduled_at: dt.datetime | None = None
+
+
+def _stripped(value: Any) -> str | None:
+    """A property as stripped text (non-strings as their JSON text); None when absent or blank."""
+    text = _text(value)
+    if text is None or not text.strip(WHITESPACE):
+        return None
+    return text.strip(WHITESPACE)
+
+
+def _amount(value: Any) -> float | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str) and AMOUNT_RE.fullmatch(value.strip(WHITESPACE)):
+        return float(value.strip(WHITESPACE))
+    return None
+
+
+def _date_prefix(value: Any) -> dt.date | None:
+    match = DATE_PREFIX_RE.match(_stripped(value) or "")
+    if match is None:
+        return None
+    year, month, day = (int(part) for part in match.groups())
+    if not 1 <= month <= 12 or not 1 <= day <= _days_in_month(year, month) or year < 1:
+        return None
+    return dt.date(year, month, day)
+
+
+def typed_properties(properties: Any, rules: dict[str, Any], seeds: Seeds) -> dict[str, Any]:
+    """The typed property columns of an activity (all None when properties is not an object)."""
+    props = properties if isinstance(properties, dict) else {}
+    amount = _amount(props.get("amount"))
+    currency = _stripped(props.get("currency"))
+    currency = currency.upper() if currency is not None else None
+    reporting = str(rules["reporting_currency"]).upper()
+    rate = seeds.fx_rates.get(currency or reporting)
+    base = seeds.fx_rates.get(reporting)
+    bounce_type = _stripped(props.get("bounce_type"))
+    scheduled = _text(props.get("scheduled_at"))
+    return {
+        "amount": amount,
+        "currency": currency,
+        "amount_reporting": (
+            amount * rate / base
+            if amount is not None and rate is not None and base is not None
+            else None
+        ),
+        "bounce_type": bounce_type.lower() if bounce_type is not None else None,
+        "override_state": _stripped(props.get("state")),
+        "override_set_by": _stripped(props.get("set_by")),
+        "campaign_id": _stripped(props.get("campaign_id")),
+        "contract_end_date": _date_prefix(props.get("contract_end")),
+        "scheduled_at": parse_event_time(scheduled) if scheduled is not None else None,
+    }
 
 
 def classify(
@@ -181,6 +299,9 @@ def classify(
     latest = as_of + dt.timedelta(hours=float(rules["future_tolerance_hours"]))
     if event_at < min_date or event_at > latest:
         return "event_time out of range"
+    typed = typed_properties(obj.get("properties"), rules, seeds)
+    if event_type == "manual_override" and typed["override_state"] not in seeds.states:
+        return "invalid manual_override state"
     channel = _text(obj.get("channel"))
     channel = channel.strip(WHITESPACE).lower() if channel is not None else ""
     return Activity(
@@ -192,6 +313,7 @@ def classify(
         properties=obj.get("properties"),
         company=obj.get("company"),
         industry=obj.get("industry"),
+        **typed,
     )
 
 
@@ -295,6 +417,8 @@ def contact_row(
     stage = max((s for s in seeds.stages if dates.get(s) is not None), key=seeds.stage_order.get)
     opt_out = set(rules["opt_out_events"] or [])
     is_opted_out = any(a.event_type in opt_out for a in acts)
+    lifecycle_fields, transitions = lifecycle(acts, rules, seeds, as_of)
+    is_contactable = seeds.states[lifecycle_fields["lifecycle_state"]][1]
     return {
         "contact_id": hashlib.md5(email.encode("utf-8")).hexdigest(),
         "email": email,
@@ -315,8 +439,343 @@ def contact_row(
         "became_sql_at": sql_at,
         "became_opportunity_at": opportunity_at,
         "became_customer_at": customer_at,
-        "nurture_track": "None" if is_opted_out else seeds.nurture_track[stage],
+        "nurture_track": (
+            rules["opted_out_nurture_track"]
+            if is_opted_out or not is_contactable
+            else seeds.nurture_track[stage]
+        ),
         "is_opted_out": is_opted_out,
+        **lifecycle_fields,
+        "transitions": transitions,
+    }
+
+
+# --------------------------------------------------------------------------- lifecycle
+
+
+@dataclass
+class Spell:
+    """A dormant spell: its start, its re-engagement attempts and when it is exhausted."""
+
+    start: dt.datetime
+    attempts: list[dt.datetime]  # the first outbound touch of each cooldown window, in order
+    exhausted_at: dt.datetime | None
+
+
+def dormant_spell(
+    last_engagement_at: dt.datetime,
+    touches: list[dt.datetime],
+    until: dt.datetime,
+    rules: dict[str, Any],
+) -> Spell:
+    """The spell after ``last_engagement_at``, counting outbound touches up to ``until``."""
+    start = last_engagement_at + int(rules["dormant_after_days"]) * DAY
+    window = int(rules["reengagement_cooldown_days"]) * DAY
+    first_touch_of_window: dict[int, dt.datetime] = {}
+    for touch in sorted(touches):
+        if start <= touch <= until:
+            first_touch_of_window.setdefault((touch - start) // window, touch)
+    windows = sorted(first_touch_of_window)
+    max_attempts = int(rules["reengagement_max_attempts"])
+    exhausted_at = None
+    if len(windows) >= max_attempts:
+        exhausted_at = start + (windows[max_attempts - 1] + 1) * window
+    return Spell(start, [first_touch_of_window[w] for w in windows], exhausted_at)
+
+
+@dataclass
+class LifecycleAt:
+    """The state at an instant and what decided it."""
+
+    state: str
+    rule: str  # the first rule that held (override, opted_out, ..., exhausted, dormant, ...)
+    override: Activity | None  # the active manual override, if any
+    spell: Spell | None  # the dormant spell that exists at the instant, if any
+    lifetime_revenue: float
+    referrals: int
+
+
+def lifecycle_at(
+    acts: list[Activity], t: dt.datetime, rules: dict[str, Any], seeds: Seeds, as_of: dt.datetime
+) -> LifecycleAt:
+    """State at ``t`` from the activities with event_at <= t (``acts`` in event order).
+
+    ``t`` may pass ``as_of`` by the future tolerance (an activity up to then is valid), but a
+    dormant spell only exists once it started by ``as_of``, and only touches up to ``as_of``
+    are re-engagement attempts.
+    """
+    past = [a for a in acts if a.event_at <= t]
+    cut = min(t, as_of)
+    opt_out = set(rules["opt_out_events"] or [])
+    hard_types = {str(value).lower() for value in rules["hard_bounce_types"] or []}
+
+    def count(signal: str) -> int:
+        return sum(1 for a in past if seeds.has(signal, a.event_type))
+
+    overrides = [a for a in past if a.event_type == "manual_override"]
+    override = overrides[-1] if overrides else None
+    if override is not None and any(
+        a.event_at > override.event_at
+        and (a.event_type in seeds.engagement_types or a.event_type in opt_out)
+        for a in past
+    ):
+        override = None
+    engagements = [a.event_at for a in past if a.event_type in seeds.engagement_types]
+    spell = None
+    if engagements:
+        touches = [a.event_at for a in past if a.event_type in seeds.outbound_types]
+        spell = dormant_spell(engagements[-1], touches, cut, rules)
+        if cut < spell.start:
+            spell = None
+    exhausted = spell is not None and spell.exhausted_at is not None and spell.exhausted_at <= t
+    revenue = sum(a.amount_reporting or 0.0 for a in past if seeds.has("revenue", a.event_type))
+    referrals = count("referral")
+    warm = (
+        count("warm") > 0
+        or count("open") >= int(rules["warm_min_opens"])
+        or count("click") >= int(rules["warm_min_clicks"])
+    )
+    vip = revenue >= float(rules["vip_min_lifetime_revenue"]) or referrals >= int(
+        rules["vip_min_referrals"]
+    )
+    ordered_rules = [  # (rule, holds, state): the first that holds wins
+        ("override", override is not None, override.override_state if override else ""),
+        ("opted_out", any(a.event_type in opt_out for a in past), "Unsubscribed"),
+        (
+            "hard_bounce",
+            any(
+                seeds.has("hard_bounce", a.event_type) and a.bounce_type in hard_types for a in past
+            ),
+            "Disqualified",
+        ),
+        ("vip", vip, "VIP"),
+        ("alumni", count("alumni") > 0, "Alumni"),
+        (
+            "customer",
+            any(a.event_type in (rules["customer_trigger_events"] or []) for a in past),
+            "Customer",
+        ),
+        ("exhausted", exhausted, "Disqualified"),
+        ("dormant", spell is not None, "Dormant"),
+        ("hot", count("hot") > 0, "Hot"),
+        ("warm", warm, "Warm"),
+        ("engaged", count("open") + count("click") > 0, "Engaged"),
+        ("cold", True, "Cold"),
+    ]
+    rule, _, state = next(entry for entry in ordered_rules if entry[1])
+    return LifecycleAt(state, rule, override, spell, revenue, referrals)
+
+
+def lifecycle_moments(
+    acts: list[Activity], rules: dict[str, Any], seeds: Seeds, as_of: dt.datetime
+) -> list[tuple[dt.datetime, bool]]:
+    """(moment, is_virtual) in time order: event instants, spell starts and exhaustions."""
+    real = {a.event_at for a in acts}
+    engagements = sorted({a.event_at for a in acts if a.event_type in seeds.engagement_types})
+    touches = [a.event_at for a in acts if a.event_type in seeds.outbound_types]
+    virtual = set()
+    for index, engaged_at in enumerate(engagements):
+        following = engagements[index + 1] if index + 1 < len(engagements) else None
+        ends = as_of if following is None else min(as_of, following)
+        spell = dormant_spell(engaged_at, touches, ends, rules)
+        for moment in (spell.start, spell.exhausted_at):
+            if moment is not None and moment <= as_of and (following is None or moment < following):
+                virtual.add(moment)
+    moments = [(moment, False) for moment in real] + [(m, True) for m in virtual - real]
+    return sorted(moments)
+
+
+def lifecycle(
+    activities: list[Activity], rules: dict[str, Any], seeds: Seeds, as_of: dt.datetime
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The lifecycle columns of dim_contacts and the contact's transitions.
+
+    Replayed over all the contact's activities (like the stages, including those inside the
+    future tolerance) and the time-based moments up to as_of; the current state is the state
+    at the last moment.
+    """
+    acts = sorted(activities, key=lambda a: (a.event_at, a.key))
+    transitions: list[dict[str, Any]] = []
+    previous = None
+    for moment, is_virtual in lifecycle_moments(acts, rules, seeds, as_of):
+        now = lifecycle_at(acts, moment, rules, seeds, as_of)
+        if now.state != previous:
+            if now.override is not None:
+                trigger, event_id = "manual_override", now.override.key
+            elif is_virtual:
+                trigger, event_id = "inactivity", None
+            else:
+                last = [a for a in acts if a.event_at == moment][-1]
+                trigger, event_id = last.event_type, last.key
+            transitions.append(
+                {
+                    "from_state": previous,
+                    "to_state": now.state,
+                    "transitioned_at": moment,
+                    "trigger": trigger,
+                    "trigger_activity_id": event_id,
+                    "is_manual_override": now.override is not None,
+                    "set_by": now.override.override_set_by if now.override else None,
+                    "transition_number": len(transitions) + 1,
+                }
+            )
+        previous = now.state
+    final = lifecycle_at(acts, max(as_of, acts[-1].event_at), rules, seeds, as_of)
+    assert not transitions or transitions[-1]["to_state"] == final.state
+    touches = [a.event_at for a in acts if a.event_type in seeds.outbound_types]
+    signals = [a.event_at for a in acts if seeds.has("signal", a.event_type)]
+    funnel = seeds.states[final.state][0]
+    fresh_signal = bool(signals) and signals[-1] >= as_of - int(rules["signal_fresh_days"]) * DAY
+    if final.state == "Cold" and fresh_signal:
+        funnel = "Signal"
+    spell = final.spell
+    fields = {
+        "lifecycle_state": final.state,
+        "lifecycle_state_since": transitions[-1]["transitioned_at"] if transitions else None,
+        "lifecycle_funnel": funnel,
+        "is_manual_override": final.override is not None,
+        "lifetime_revenue": final.lifetime_revenue,
+        "referrals_given": final.referrals,
+        "last_outbound_touch_at": touches[-1] if touches else None,
+        "last_signal_at": signals[-1] if signals else None,
+        "dormant_since": spell.start if final.rule in ("dormant", "exhausted") else None,
+        "reengagement_attempts": len(spell.attempts) if spell else 0,
+        "last_reengagement_attempt_at": spell.attempts[-1] if spell and spell.attempts else None,
+        "state_as_of": as_of,
+    }
+    return fields, transitions
+
+
+# --------------------------------------------------------------------------- queue
+
+
+def queue_items(
+    contact: dict[str, Any],
+    activities: list[Activity],
+    rules: dict[str, Any],
+    seeds: Seeds,
+    as_of: dt.datetime,
+) -> list[dict[str, Any]]:
+    """The contact's orchestrator-queue items (before assignment)."""
+    acts = sorted((a for a in activities if a.event_at <= as_of), key=lambda a: (a.event_at, a.key))
+    lookback = as_of - int(rules["queue_lookback_days"]) * DAY
+    touches = [a.event_at for a in acts if a.event_type in seeds.outbound_types]
+    state = contact["lifecycle_state"]
+    detected: dict[str, dt.datetime] = {}
+
+    replies = [a.event_at for a in acts if seeds.has("reply", a.event_type)]
+    if replies and replies[-1] >= lookback and not any(t > replies[-1] for t in touches):
+        detected["reply_waiting"] = replies[-1]
+    complaints = [a.event_at for a in acts if seeds.has("complaint", a.event_type)]
+    if complaints and complaints[-1] >= lookback:
+        handled = any(
+            a.event_type == "manual_override" and a.event_at > complaints[-1] for a in acts
+        )
+        if not handled:
+            detected["complaint"] = complaints[-1]
+    if state == "VIP":
+        untouched = contact["last_outbound_touch_at"] or contact["lifecycle_state_since"]
+        due = untouched + int(rules["queue_vip_untouched_days"]) * DAY
+        if as_of >= due:
+            detected["vip_untouched"] = due
+    if state == "Hot":
+        due = contact["last_activity_at"] + int(rules["queue_hot_idle_days"]) * DAY
+        if as_of >= due:
+            detected["hot_idle"] = due
+    sql_at = contact["became_sql_at"]
+    if (
+        contact["funnel_stage"] == "SQL"
+        and sql_at >= lookback
+        and not any(t >= sql_at for t in touches)
+    ):
+        detected["sql_handover"] = sql_at
+    customer_at = contact["became_customer_at"]
+    if (
+        state == "Customer"
+        and customer_at is not None
+        and customer_at >= as_of - int(rules["queue_onboarding_period_days"]) * DAY
+    ):
+        onboarding = [
+            a.event_at
+            for a in acts
+            if seeds.has("onboarding", a.event_type) and a.event_at >= customer_at
+        ]
+        due = (onboarding[-1] if onboarding else customer_at) + int(
+            rules["queue_onboarding_idle_days"]
+        ) * DAY
+        if as_of >= due:
+            detected["onboarding_stalled"] = due
+    if state == "Dormant":
+        # a Dormant set by a person has no spell: the item counts from the state's start
+        since = contact["dormant_since"] or contact["lifecycle_state_since"]
+        last_attempt = contact["last_reengagement_attempt_at"]
+        if last_attempt is None:
+            detected["reengagement"] = since
+        else:
+            next_attempt = last_attempt + int(rules["reengagement_cooldown_days"]) * DAY
+            if as_of >= next_attempt:
+                detected["reengagement"] = max(since, next_attempt)
+    if not seeds.states[state][1]:  # Unsubscribed / Disqualified: only a complaint
+        detected = {k: v for k, v in detected.items() if k == "complaint"}
+
+    items = []
+    for queue_type, detected_at in detected.items():
+        play = seeds.playbook[queue_type]
+        items.append(
+            {
+                "contact_id": contact["contact_id"],
+                "email": contact["email"],
+                "queue_type": queue_type,
+                "priority": play["priority"],
+                "owner_department": play["owner_department"],
+                "detected_at": detected_at,
+                "due_at": detected_at + play["due_in_days"] * DAY,
+                "lifecycle_state": state,
+                "funnel_stage": contact["funnel_stage"],
+            }
+        )
+    return items
+
+
+def assign_orchestrators(items: list[dict[str, Any]], seeds: Seeds) -> None:
+    """Round-robin per department over (priority, due_at, contact_id, queue_type)."""
+    for department in {item["owner_department"] for item in items}:
+        names = seeds.orchestrators.get(department, [])
+        members = sorted(
+            (item for item in items if item["owner_department"] == department),
+            key=lambda item: (
+                item["priority"],
+                item["due_at"],
+                item["contact_id"],
+                item["queue_type"],
+            ),
+        )
+        for k, item in enumerate(members):
+            item["orchestrator"] = names[k % len(names)] if names else None
+
+
+def nurture_row(
+    contact: dict[str, Any], rules: dict[str, Any], seeds: Seeds, as_of: dt.datetime
+) -> dict[str, Any] | None:
+    """The contact's nurture-list row when a touch is due, else None.
+
+    nurture_track is already the opted-out track for a state that is not contactable.
+    """
+    track = contact["nurture_track"]
+    cadence = seeds.cadence_days.get(track)
+    if track == rules["opted_out_nurture_track"] or cadence is None:
+        return None
+    last_touch = contact["last_outbound_touch_at"]
+    due_at = last_touch + cadence * DAY if last_touch else contact["became_lead_at"]
+    if due_at > as_of:
+        return None
+    return {
+        "email": contact["email"],
+        "nurture_track": track,
+        "cadence_days": cadence,
+        "lifecycle_state": contact["lifecycle_state"],
+        "due_at": due_at,
+        "days_overdue": (as_of - due_at) // DAY,
     }
 
 
@@ -397,6 +856,11 @@ class Expected:
     rpt_funnel: list[dict[str, Any]] = field(default_factory=list)
     rpt_channel_effectiveness: list[dict[str, Any]] = field(default_factory=list)
     rpt_intent_by_source: list[dict[str, Any]] = field(default_factory=list)
+    # (email, transition_number) -> transition
+    transitions: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
+    # (email, queue_type) -> queue item
+    queue: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    nurture: dict[str, dict[str, Any]] = field(default_factory=dict)  # email -> row
 
     @property
     def activities(self) -> int:
@@ -464,6 +928,16 @@ def compute(paths: Iterable[Path | str], rules: dict[str, Any], seeds_dir: Path)
         contact_row(email, acts, rules, seeds, as_of) for email, acts in sorted(by_contact.items())
     ]
     expected.contacts = {contact["email"]: contact for contact in contacts}
+    items = []
+    for contact in contacts:
+        for transition in contact["transitions"]:
+            expected.transitions[contact["email"], transition["transition_number"]] = transition
+        items += queue_items(contact, by_contact[contact["email"]], rules, seeds, as_of)
+        nurture = nurture_row(contact, rules, seeds, as_of)
+        if nurture is not None:
+            expected.nurture[contact["email"]] = nurture
+    assign_orchestrators(items, seeds)
+    expected.queue = {(item["email"], item["queue_type"]): item for item in items}
     expected.rpt_funnel = rpt_funnel(contacts, seeds)
     expected.rpt_channel_effectiveness = rpt_channel_effectiveness(contacts, seeds)
     expected.rpt_intent_by_source = rpt_intent_by_source(contacts)

@@ -50,6 +50,15 @@ def _custom_vars() -> dict[str, Any]:
         "intent_weights": weights,
         "mql_trigger_events": ["download"],
         "unknown_channel": "not set",
+        # Lifecycle rules away from their defaults (the edge cases hit both boundaries).
+        "reporting_currency": "USD",
+        "dormant_after_days": 60,
+        "warm_min_opens": 2,
+        "reengagement_max_attempts": 2,
+        "reengagement_cooldown_days": 10,
+        "vip_min_referrals": 2,
+        "queue_hot_idle_days": 5,
+        "queue_lookback_days": 60,
     }
 
 
@@ -126,6 +135,179 @@ def _edge(email: Any, event_type: Any, event_time: Any, **extra: Any) -> dict[st
     record = {"email": email, "event_type": event_type, "event_time": event_time}
     record.update(extra)
     return record
+
+
+def lifecycle_edge_records(domain: str) -> list[dict[str, Any]]:
+    """Edge cases of the lifecycle engine, the queue and the nurture lists.
+
+    Default vars: as_of 2026-07-01T00:00Z, dormant 90 days, 3 attempts per 14-day window,
+    VIP at 25,000 EUR or 3 referrals, hot idle 3 days, lookback 30 days. Custom vars:
+    as_of 2026-08-15T12:00Z, dormant 60, 2 attempts per 10-day window, VIP at 25,000 USD
+    or 2 referrals, hot idle 5 days, lookback 60 days (records after 2026-07-02 are
+    quarantined in the default scenario).
+    """
+
+    def edge(name: str, event_type: str, at: str, event_id: str, **properties: Any):
+        extra = {"properties": properties} if properties else {}
+        return _edge(f"{name}@{domain}", event_type, at, event_id=f"edge-{event_id}", **extra)
+
+    return [
+        # Manual overrides: stripped state and set_by; an email_sent does not end it
+        # (Hot by override, idle since the email).
+        edge("override", "view", "2026-01-10T00:00:00Z", "100"),
+        edge(
+            "override",
+            "manual_override",
+            "2026-01-11T00:00:00Z",
+            "101",
+            state=" Hot ",
+            set_by=" ana.ops ",
+        ),
+        edge("override", "email_sent", "2026-01-15T00:00:00Z", "102"),
+        # Invalid states are quarantined (case-sensitive, missing, properties not an object).
+        edge("override-bad", "view", "2026-01-10T00:00:00Z", "103"),
+        edge("override-bad", "manual_override", "2026-01-11T00:00:00Z", "104", state="hot"),
+        edge("override-bad", "manual_override", "2026-01-12T00:00:00Z", "105"),
+        _edge(
+            f"override-bad@{domain}",
+            "manual_override",
+            "2026-01-13T00:00:00Z",
+            event_id="edge-106",
+            properties=["Hot"],
+        ),
+        # An engagement ends the override (Disqualified -> Hot, exempt from the seed).
+        edge("override-end", "download", "2026-02-01T00:00:00Z", "107"),
+        edge(
+            "override-end",
+            "manual_override",
+            "2026-02-02T00:00:00Z",
+            "108",
+            state="Disqualified",
+            set_by="bob",
+        ),
+        edge("override-end", "pricing_viewed", "2026-02-10T00:00:00Z", "109"),
+        # An opt-out ends it too.
+        edge(
+            "override-optout",
+            "manual_override",
+            "2026-03-01T00:00:00Z",
+            "110",
+            state="Customer",
+            set_by="cara",
+        ),
+        edge("override-optout", "unsubscribed", "2026-03-05T00:00:00Z", "111"),
+        # An engagement at the override's own instant does not end it; the trigger is the
+        # override although the view sorts last by activity_id.
+        edge("override-same", "view", "2026-03-10T00:00:00Z", "113b"),
+        edge("override-same", "manual_override", "2026-03-10T00:00:00Z", "113a", state="Warm"),
+        # Bounces: only a hard bounce type disqualifies.
+        edge("hard-bounce", "email_opened", "2026-05-01T00:00:00Z", "120"),
+        edge("hard-bounce", "email_bounced", "2026-05-02T00:00:00Z", "121", bounce_type=" HARD "),
+        edge("soft-bounce", "email_opened", "2026-05-01T00:00:00Z", "122"),
+        edge("soft-bounce", "email_bounced", "2026-05-02T00:00:00Z", "123", bounce_type="soft"),
+        # VIP by revenue in two currencies (15,000 EUR + 12,000 USD); never touched.
+        edge("vip-money", "purchase", "2026-04-01T00:00:00Z", "130", amount=15000, currency="eur "),
+        edge(
+            "vip-money",
+            "deal_closed",
+            "2026-04-20T00:00:00Z",
+            "131",
+            amount="12000",
+            currency="USD",
+        ),
+        # Not VIP: an unknown currency and a non-numeric amount count 0; no currency is
+        # the reporting currency.
+        edge("not-vip", "purchase", "2026-04-01T00:00:00Z", "132", amount=50000, currency="XYZ"),
+        edge("not-vip", "purchase", "2026-04-02T00:00:00Z", "133", amount="lots"),
+        edge("not-vip", "purchase", "2026-04-03T00:00:00Z", "134", amount=20000),
+        # VIP by referrals with the custom vars only (2 of 3).
+        edge("referrer", "referral_given", "2026-05-10T00:00:00Z", "135"),
+        edge("referrer", "referral_given", "2026-05-20T00:00:00Z", "136"),
+        # Customer -> Alumni.
+        edge("alumni", "purchase", "2026-02-01T00:00:00Z", "140", amount=500),
+        edge("alumni", "training_completed", "2026-03-01T00:00:00Z", "141"),
+        # Dormant exactly at as_of (a virtual moment at as_of), one second short, and the
+        # custom boundary (60 days before 2026-08-15T12:00Z).
+        edge("dormant-edge", "view", "2026-04-02T00:00:00Z", "150"),
+        edge("dormant-edge2", "view", "2026-04-02T00:00:01Z", "151"),
+        edge("dormant-edge-c", "view", "2026-06-16T12:00:00Z", "152"),
+        # Exhaustion: default spell from 2026-03-01, windows 0, 0, 1, 2 -> exhausted at
+        # 2026-04-12; custom spell from 2026-01-30, windows 3, 3, 4 -> exhausted 2026-03-21.
+        edge("exhaust", "email_opened", "2025-12-01T00:00:00Z", "160"),
+        edge("exhaust", "email_sent", "2026-03-02T00:00:00Z", "161"),
+        edge("exhaust", "email_sent", "2026-03-03T00:00:00Z", "162"),
+        edge("exhaust", "email_sent", "2026-03-16T00:00:00Z", "163"),
+        edge("exhaust", "email_sent", "2026-03-30T00:00:00Z", "164"),
+        # A click ends the spell (Dormant -> Engaged), then a second spell starts.
+        edge("revive", "email_opened", "2025-11-01T00:00:00Z", "170"),
+        edge("revive", "email_sent", "2026-02-05T00:00:00Z", "171"),
+        edge("revive", "email_clicked", "2026-02-20T00:00:00Z", "172"),
+        # Two touches in one window are one attempt (at the first); the cooldown has not
+        # passed at the default as_of, it has at the custom one.
+        edge("dormant-wait", "email_opened", "2026-03-01T00:00:00Z", "175"),
+        edge("dormant-wait", "email_sent", "2026-06-25T00:00:00Z", "176"),
+        edge("dormant-wait", "email_sent", "2026-06-26T00:00:00Z", "177"),
+        # A reply waiting for an answer, and one answered.
+        edge("reply-wait", "email_sent", "2026-06-20T00:00:00Z", "180"),
+        edge("reply-wait", "email_replied", "2026-06-25T00:00:00Z", "181"),
+        edge("reply-done", "email_replied", "2026-06-25T00:00:00Z", "182"),
+        edge("reply-done", "email_sent", "2026-06-26T00:00:00Z", "183"),
+        # A complaint, and one handled by a later manual override.
+        edge("complain", "email_opened", "2026-06-10T00:00:00Z", "185"),
+        edge("complain", "email_complained", "2026-06-20T00:00:00Z", "186"),
+        edge("complain-handled", "email_complained", "2026-06-20T00:00:00Z", "187"),
+        edge(
+            "complain-handled",
+            "manual_override",
+            "2026-06-21T00:00:00Z",
+            "188",
+            state="Unsubscribed",
+            set_by="ops",
+        ),
+        # Hot and idle exactly queue_hot_idle_days (default; custom), one second short.
+        edge("hot-idle", "pricing_viewed", "2026-06-28T00:00:00Z", "190"),
+        edge("hot-fresh", "pricing_viewed", "2026-06-28T00:00:01Z", "191"),
+        edge("hot-idle-c", "pricing_viewed", "2026-06-01T00:00:00Z", "192"),
+        edge("hot-idle-c", "view", "2026-08-10T12:00:00Z", "193"),
+        # A new SQL, and one touched at the same instant.
+        edge("new-sql", "view", "2026-06-15T00:00:00Z", "195"),
+        edge("new-sql", "demo_booked", "2026-06-20T00:00:00Z", "196"),
+        edge("new-sql-touched", "demo_booked", "2026-06-20T10:00:00Z", "197"),
+        edge("new-sql-touched", "email_sent", "2026-06-20T10:00:00Z", "198"),
+        # A stalled new customer (last onboarding 2026-06-05), one still within 7 days.
+        edge("stalled", "purchase", "2026-06-01T00:00:00Z", "200", amount=900, currency="GBP"),
+        edge("stalled", "login", "2026-06-05T00:00:00Z", "201"),
+        edge("onboarding-ok", "purchase", "2026-06-20T00:00:00Z", "202"),
+        edge("onboarding-ok", "login", "2026-06-28T00:00:00Z", "203"),
+        # Typed properties: a decimal string, a lower-case currency, dates and times.
+        edge(
+            "props",
+            "deal_closed",
+            "2026-05-01T00:00:00Z",
+            "205",
+            amount="1200.50",
+            currency=" gbp",
+            contract_end="2026-09-30T00:00:00Z",
+        ),
+        edge(
+            "props",
+            "demo_booked",
+            "2026-05-02T00:00:00Z",
+            "206",
+            scheduled_at="2026-07-10T15:00:00+02:00",
+            campaign_id=" cmp-x ",
+        ),
+        edge("props", "demo_booked", "2026-05-03T00:00:00Z", "207", scheduled_at="next week"),
+        edge(
+            "props",
+            "purchase",
+            "2026-05-04T00:00:00Z",
+            "208",
+            amount=100,
+            currency="USD",
+            contract_end="2026-02-30",
+        ),
+    ]
 
 
 def edge_case_lines() -> list[bytes]:
@@ -261,6 +443,7 @@ def edge_case_lines() -> list[bytes]:
         _edge(f"login@{domain}", "logged_in", "2025-09-05T00:00:01Z", event_id="edge-77"),
         _edge(f"login@{domain}", "login", "2025-09-05T00:00:02Z", event_id="edge-78"),
         _edge(f"login@{domain}", "login", "2025-09-05T00:00:03Z", event_id="edge-79"),
+        *lifecycle_edge_records(domain),
         # Valid JSON escapes the databases treat specially: \u0000 in a property is an
         # activity on both targets; a lone surrogate cannot be UTF-8, so it is a load error.
         _edge(
@@ -427,6 +610,50 @@ def compare_intent(wh: Warehouse, exp: reference.Expected, diffs: Differences) -
             )
 
 
+def compare_rows(
+    diffs: Differences,
+    area: str,
+    got: dict[Any, dict[str, Any]],
+    want: dict[Any, dict[str, Any]],
+    exact: tuple[str, ...],
+    numeric: tuple[tuple[str, float], ...] = (),
+) -> None:
+    """Rows keyed alike: the same keys, and per key the same values in the given columns."""
+    for key in sorted(set(got) - set(want), key=str):
+        diffs.add(area, f"unexpected row {key}")
+    for key in sorted(set(want) - set(got), key=str):
+        diffs.add(area, f"missing row {key}")
+    columns = [*exact, *(column for column, _ in numeric)]
+    present = next(iter(got.values()), {})
+    missing = [column for column in columns if got and column not in present]
+    for column in missing:
+        diffs.add(area, f"column {column} missing")
+    tolerances = dict(numeric)
+    for key, expected in sorted(want.items(), key=lambda item: str(item[0])):
+        row = got.get(key)
+        if row is None:
+            continue
+        for column in columns:
+            if column in missing:
+                continue
+            actual, wanted = row[column], expected[column]
+            if isinstance(wanted, bool) and actual is not None:
+                actual = bool(actual)
+            ok = (
+                same_number(actual, wanted, tolerances[column])
+                if column in tolerances
+                else actual == wanted
+            )
+            diffs.check(
+                f"{area}.{column}", ok, f"{key}: {column} = {actual!r}, expected {wanted!r}"
+            )
+
+
+def _keyed(rows: list[dict[str, Any]], *key: str) -> dict[Any, dict[str, Any]]:
+    """Rows by their key columns (one column: the value; several: a tuple)."""
+    return {(row[key[0]] if len(key) == 1 else tuple(row[k] for k in key)): row for row in rows}
+
+
 CONTACT_EXACT = (
     "contact_id",
     "company",
@@ -446,56 +673,86 @@ CONTACT_EXACT = (
     "became_customer_at",
     "nurture_track",
     "is_opted_out",
+    # lifecycle
+    "lifecycle_state",
+    "lifecycle_state_since",
+    "lifecycle_funnel",
+    "is_manual_override",
+    "referrals_given",
+    "last_outbound_touch_at",
+    "last_signal_at",
+    "dormant_since",
+    "reengagement_attempts",
+    "last_reengagement_attempt_at",
+    "state_as_of",
 )
-CONTACT_NUMERIC = (("lifetime_intent_score", 1e-9), ("intent_score", 1e-6))
+CONTACT_NUMERIC = (
+    ("lifetime_intent_score", 1e-9),
+    ("intent_score", 1e-6),
+    ("lifetime_revenue", 1e-6),
+)
+ACTIVITY_EXACT = (
+    "event_type",
+    "channel",
+    "event_at",
+    "currency",
+    "bounce_type",
+    "override_state",
+    "override_set_by",
+    "campaign_id",
+    "contract_end_date",
+    "scheduled_at",
+)
+ACTIVITY_NUMERIC = (("amount", 1e-9), ("amount_reporting", 1e-6))
+TRANSITION_EXACT = (
+    "from_state",
+    "to_state",
+    "transitioned_at",
+    "trigger",
+    "trigger_activity_id",
+    "is_manual_override",
+    "set_by",
+)
+QUEUE_EXACT = ("priority", "owner_department", "detected_at", "due_at", "orchestrator")
+NURTURE_EXACT = ("nurture_track", "cadence_days", "due_at", "days_overdue")
 
 
 def compare_contacts(wh: Warehouse, exp: reference.Expected, diffs: Differences) -> None:
-    got = {row["email"]: row for row in wh.rows("select * from marts.dim_contacts")}
-    for email in sorted(set(got) - set(exp.contacts), key=str):
-        diffs.add("dim_contacts", f"unexpected contact {email!r}")
-    for email in sorted(set(exp.contacts) - set(got)):
-        diffs.add("dim_contacts", f"missing contact {email!r}")
-    for email, want in sorted(exp.contacts.items()):
-        row = got.get(email)
-        if row is None:
-            continue
-        for column in CONTACT_EXACT:
-            if column not in row:
-                diffs.add("dim_contacts", f"column {column} missing")
-                continue
-            value = bool(row[column]) if column == "is_opted_out" else row[column]
-            diffs.check(
-                f"dim_contacts.{column}",
-                value == want[column],
-                f"{email}: {column} = {row[column]!r}, expected {want[column]!r}",
-            )
-        for column, tolerance in CONTACT_NUMERIC:
-            diffs.check(
-                f"dim_contacts.{column}",
-                same_number(row.get(column), want[column], tolerance),
-                f"{email}: {column} = {row.get(column)!r}, expected {want[column]!r}",
-            )
+    got = _keyed(wh.rows("select * from marts.dim_contacts"), "email")
+    compare_rows(diffs, "dim_contacts", got, exp.contacts, CONTACT_EXACT, CONTACT_NUMERIC)
 
 
 def compare_activities(wh: Warehouse, exp: reference.Expected, diffs: Differences) -> None:
-    rows = wh.rows("select activity_id, event_type, channel, event_at from marts.fct_activities")
-    got = {row["activity_id"]: row for row in rows}
+    rows = wh.rows("select * from marts.fct_activities")
+    got = _keyed(rows, "activity_id")
     diffs.check("fct_activities", len(rows) == len(got), "activity_id is not unique")
-    for key in sorted(set(got) - set(exp.activities_by_key)):
-        diffs.add("fct_activities", f"unexpected activity {key}")
-    for key in sorted(set(exp.activities_by_key) - set(got)):
-        diffs.add("fct_activities", f"missing activity {key}")
-    for key, want in sorted(exp.activities_by_key.items()):
-        row = got.get(key)
-        if row is None:
-            continue
-        for column in ("event_type", "channel", "event_at"):
-            diffs.check(
-                f"fct_activities.{column}",
-                row[column] == getattr(want, column),
-                f"{key}: {column} = {row[column]!r}, expected {getattr(want, column)!r}",
-            )
+    want = {key: vars(activity) for key, activity in exp.activities_by_key.items()}
+    compare_rows(diffs, "fct_activities", got, want, ACTIVITY_EXACT, ACTIVITY_NUMERIC)
+
+
+def compare_transitions(wh: Warehouse, exp: reference.Expected, diffs: Differences) -> None:
+    rows = wh.rows(
+        "select contacts.email, transitions.* from marts.fct_lifecycle_transitions as transitions"
+        " left join marts.dim_contacts as contacts"
+        " on transitions.contact_id = contacts.contact_id"
+    )
+    got = _keyed(rows, "email", "transition_number")
+    diffs.check("fct_lifecycle_transitions", len(rows) == len(got), "key is not unique")
+    compare_rows(diffs, "fct_lifecycle_transitions", got, exp.transitions, TRANSITION_EXACT)
+
+
+def compare_queue(wh: Warehouse, exp: reference.Expected, diffs: Differences) -> None:
+    rows = wh.rows("select * from marts.rpt_orchestrator_queue")
+    got = _keyed(rows, "email", "queue_type")
+    diffs.check("rpt_orchestrator_queue", len(rows) == len(got), "key is not unique")
+    compare_rows(diffs, "rpt_orchestrator_queue", got, exp.queue, QUEUE_EXACT)
+
+
+def compare_nurture(wh: Warehouse, exp: reference.Expected, diffs: Differences) -> None:
+    rows = wh.rows("select * from marts.rpt_nurture_lists")
+    got = _keyed(rows, "email")
+    diffs.check("rpt_nurture_lists", len(rows) == len(got), "email is not unique")
+    compare_rows(diffs, "rpt_nurture_lists", got, exp.nurture, NURTURE_EXACT)
 
 
 def compare_quarantine(wh: Warehouse, exp: reference.Expected, diffs: Differences) -> None:
@@ -609,6 +866,9 @@ def run_scenario(
             compare_funnel,
             compare_channels,
             compare_intent,
+            compare_transitions,
+            compare_queue,
+            compare_nurture,
         ):
             try:
                 compare(warehouse, expected, diffs)
@@ -692,6 +952,20 @@ def test_custom_vars_change_the_outcome(event_files: list[Path]) -> None:
     assert all(row["contacts_current"] > 0 for row in default.rpt_funnel)
     assert set(default.quarantined) == set(reference.REASONS)
     assert default.duplicates > 0 and default.load_errors > 0
+    # Every lifecycle state and queue type is reached; the lifecycle vars move states.
+    lifecycle_seeds = reference.Seeds.load(seeds)
+    for expected in (default, custom):
+        states = {contact["lifecycle_state"] for contact in expected.contacts.values()}
+        assert states == set(lifecycle_seeds.states)
+        assert {queue_type for _, queue_type in expected.queue} == set(lifecycle_seeds.playbook)
+        triggers = {t["trigger"] for t in expected.transitions.values()}
+        assert {"inactivity", "manual_override"} <= triggers
+    moved = [
+        email
+        for email, contact in default.contacts.items()
+        if contact["lifecycle_state"] != custom.contacts[email]["lifecycle_state"]
+    ]
+    assert len(moved) > 10
 
 
 @pytest.mark.parametrize(
@@ -746,3 +1020,116 @@ def test_reference_stage_rules() -> None:
     assert row["funnel_stage"] == "Customer" and row["nurture_track"] == "None"
     assert row["became_mql_at"] == row["became_sql_at"] == row["became_customer_at"]
     assert row["lead_source"] == "email" and row["became_lead_at"] == at + dt.timedelta(days=3)
+
+
+def test_reference_lifecycle_rules() -> None:
+    """The reference's replay on hand-made activities; expectations worked out by hand.
+
+    Default vars: dormant after 90 days, at most 3 attempts per 14-day window, Warm
+    from a download, VIP from 25,000 of revenue.
+    """
+    seeds = reference.Seeds.load(REPO_ROOT / "seeds")
+    rules = rules_for({"as_of": DEFAULT_AS_OF})
+    start = dt.datetime(2025, 1, 1)
+
+    def day(n: float) -> dt.datetime:
+        return start + dt.timedelta(days=n)
+
+    def activity(key: str, event_type: str, n: float, **typed: Any) -> reference.Activity:
+        return reference.Activity(
+            key, "a@b.co", event_type, "email", day(n), {}, None, None, **typed
+        )
+
+    acts = [
+        activity("k01", "email_opened", 0),  # Engaged
+        activity("k02", "download", 1),  # Warm; last engagement until day 100
+        activity("k03", "manual_override", 2, override_state="Hot", override_set_by="ana"),
+        activity("k04", "email_sent", 3),  # not an engagement: the override stays
+        # (day 91: a spell starts, but the override still holds: no transition)
+        activity("k05", "view", 100),  # an engagement ends the override: Warm again
+        # spell from day 190; windows 0, 0, 1, 2 -> the 3rd attempt is in window 2,
+        # exhausted at day 190 + 3 * 14 = 232
+        activity("k06", "email_sent", 191),
+        activity("k07", "email_sent", 195),
+        activity("k08", "email_sent", 205),
+        activity("k09", "email_sent", 220),
+    ]
+    row = reference.contact_row("a@b.co", acts, rules, seeds, day(240))
+    got = [
+        (
+            t["from_state"],
+            t["to_state"],
+            t["transitioned_at"],
+            t["trigger"],
+            t["trigger_activity_id"],
+        )
+        for t in row["transitions"]
+    ]
+    assert got == [
+        (None, "Engaged", day(0), "email_opened", "k01"),
+        ("Engaged", "Warm", day(1), "download", "k02"),
+        ("Warm", "Hot", day(2), "manual_override", "k03"),
+        ("Hot", "Warm", day(100), "view", "k05"),
+        ("Warm", "Dormant", day(190), "inactivity", None),
+        ("Dormant", "Disqualified", day(232), "inactivity", None),
+    ]
+    assert [t["set_by"] for t in row["transitions"]] == [None, None, "ana", None, None, None]
+    assert [t["transition_number"] for t in row["transitions"]] == [1, 2, 3, 4, 5, 6]
+    assert row["lifecycle_state"] == "Disqualified" and row["lifecycle_state_since"] == day(232)
+    assert row["dormant_since"] == day(190) and row["reengagement_attempts"] == 3
+    assert row["last_reengagement_attempt_at"] == day(220) == row["last_outbound_touch_at"]
+    assert row["nurture_track"] == "None" and row["lifecycle_funnel"] is None
+    assert not row["is_manual_override"]
+    assert reference.queue_items(row, acts, rules, seeds, day(240)) == []
+    # Half a day into the spell: Dormant, no attempt yet, so re-engagement is due now.
+    row = reference.contact_row("a@b.co", acts, rules, seeds, day(190.5))
+    assert row["lifecycle_state"] == "Dormant" and row["lifecycle_funnel"] == "Re-engagement"
+    (item,) = reference.queue_items(row, acts, rules, seeds, day(190.5))
+    assert item["queue_type"] == "reengagement" and item["detected_at"] == day(190)
+    assert item["due_at"] == day(190 + seeds.playbook["reengagement"]["due_in_days"])
+    # Day 200: the touches of days 191 and 195 share window 0, one attempt (at day 191),
+    # whose cooldown ends on day 205: nothing to do yet.
+    row = reference.contact_row("a@b.co", acts, rules, seeds, day(200))
+    assert row["reengagement_attempts"] == 1 and row["last_reengagement_attempt_at"] == day(191)
+    assert reference.queue_items(row, acts, rules, seeds, day(200)) == []
+
+    # VIP by revenue: 20,000 + 5,000 (reporting currency) reaches 25,000 on day 20; never
+    # touched, so the VIP item is detected 14 days after becoming VIP.
+    usd = reference.typed_properties({"amount": "1000", "currency": " usd"}, rules, seeds)
+    assert usd["currency"] == "USD" and usd["amount"] == 1000.0
+    assert usd["amount_reporting"] == pytest.approx(
+        1000 * seeds.fx_rates["USD"] / seeds.fx_rates["EUR"]
+    )
+    vip = [
+        activity("v1", "purchase", 10, amount=20000.0, amount_reporting=20000.0),
+        activity("v2", "deal_closed", 20, amount=5000.0, amount_reporting=5000.0),
+    ]
+    row = reference.contact_row("a@b.co", vip, rules, seeds, day(40))
+    assert [t["to_state"] for t in row["transitions"]] == ["Customer", "VIP"]
+    assert row["lifetime_revenue"] == 25000.0 and row["lifecycle_state_since"] == day(20)
+    (item,) = reference.queue_items(row, vip, rules, seeds, day(40))
+    assert item["queue_type"] == "vip_untouched" and item["detected_at"] == day(34)
+
+    # Round-robin per department, in (priority, due_at, contact_id, queue_type) order:
+    # b/x (k=0), c/x (1), a/w (2), a/x (3); a department without orchestrators gets None.
+    keys = [(2, 1, "a", "x"), (1, 5, "b", "x"), (2, 1, "a", "w"), (2, 0, "c", "x")]
+    items = [
+        {
+            "owner_department": dept,
+            "priority": p,
+            "due_at": day(d),
+            "contact_id": c,
+            "queue_type": q,
+        }
+        for dept, (p, d, c, q) in [*(("Sales", key) for key in keys), ("Nobody", keys[0])]
+    ]
+    reference.assign_orchestrators(items, seeds)
+    sales = seeds.orchestrators["Sales"]
+    assert sales == sorted(sales) and len(sales) == 3
+    assert [item["orchestrator"] for item in items] == [
+        sales[0],
+        sales[0],
+        sales[2],
+        sales[1],
+        None,
+    ]

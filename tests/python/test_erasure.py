@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import collections
 import gzip
+import hashlib
 import json
 import subprocess
 import sys
@@ -94,11 +95,17 @@ def test_forgotten_person_is_in_no_table_and_never_comes_back(
     before = mentions(ref, person)
     assert "marts.dim_contacts.email" in before
     assert before.get("raw.load_errors.raw_text") == 1
+    # the state history (dbt snapshot) keys the person by contact_id, the MD5 of the email
+    person_id = hashlib.md5(person.encode()).hexdigest()
+    assert mentions(ref, person_id).get("snapshots.snap_contact_states.contact_id") == 1
 
     forgot = run_forget(ref, f" {upper}\t")
     assert forgot.returncode == 0, forgot.stderr
     removed = before["raw.events.payload"]
-    assert f"forgot {person}: removed {removed:,} raw events and 1 load errors" in forgot.stdout
+    assert (
+        f"forgot {person}: removed {removed:,} raw events and 1 load errors, "
+        "1 state-history rows" in forgot.stdout
+    )
     assert fetch(ref, "select count(*) from raw.erasures")[0][0] == 1
 
     # an old export of the same events (other bytes, so not skipped as a known file)
@@ -110,5 +117,6 @@ def test_forgotten_person_is_in_no_table_and_never_comes_back(
     assert f"{mentioning:,} erased records" in reload.stdout
     run_dbt(ref, "build", work_dir=tmp_path, dbt_vars=AS_OF)
     assert mentions(ref, person) == {}
+    assert mentions(ref, person_id) == {}
     # everyone else is still there
     assert "marts.dim_contacts.email" in mentions(ref, other)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import csv
 import datetime as dt
 import gzip
 import io
@@ -25,6 +26,20 @@ SEEDS = reference.Seeds.load(REPO_ROOT / "seeds")
 EMAIL_RE = re.compile(r"^[a-z0-9._%+-]+@[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}$")
 TIME_SHAPE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}.*)?")
 WS = reference.WHITESPACE
+with open(REPO_ROOT / "seeds" / "lifecycle_states.csv", newline="", encoding="utf-8") as _handle:
+    LIFECYCLE_STATES = frozenset(row["lifecycle_state"] for row in csv.DictReader(_handle))
+with open(REPO_ROOT / "seeds" / "event_types.csv", newline="", encoding="utf-8") as _handle:
+    ENGAGEMENT_TYPES = frozenset(
+        row["event_type"] for row in csv.DictReader(_handle) if row["is_engagement"] == "true"
+    )
+DAY = dt.timedelta(days=1)
+# The rules reference.classify reads (the dbt_project.yml defaults it needs).
+CLASSIFY_RULES = {
+    "valid_email_regex": EMAIL_RE.pattern,
+    "min_event_date": "2000-01-01",
+    "unknown_channel": "unknown",
+    "reporting_currency": "EUR",
+}
 
 
 def _cli() -> list[str]:
@@ -121,6 +136,15 @@ def test_memory_does_not_grow_with_events() -> None:
 # --------------------------------------------------------------------------- dirt
 
 
+def _is_invalid_override(obj: dict) -> bool:
+    """A manual_override whose properties.state (stripped) is not a lifecycle state."""
+    event_type = obj.get("event_type")
+    if not isinstance(event_type, str) or event_type.strip(WS).lower() != "manual_override":
+        return False
+    state = (obj.get("properties") or {}).get("state")
+    return not isinstance(state, str) or state.strip(WS) not in LIFECYCLE_STATES
+
+
 def _dirty_kinds(lines: list[str]) -> collections.Counter:
     """Recognise each dirty kind from the text alone (independently of the generator)."""
     kinds: collections.Counter = collections.Counter()
@@ -151,6 +175,8 @@ def _dirty_kinds(lines: list[str]) -> collections.Counter:
         elif email != email.strip(WS).lower():
             kinds["email_whitespace_case"] += 1
         event_type = obj.get("event_type")
+        if _is_invalid_override(obj):
+            kinds["invalid_override_state"] += 1
         if not isinstance(event_type, str) or not event_type.strip(WS):
             kinds["missing_event_type"] += 1
         elif event_type not in SEEDS.canonical_types:
@@ -195,12 +221,7 @@ def test_no_dirt_at_rate_zero(clean_records: list[dict]) -> None:
 
 
 def test_dirty_valid_variants_stay_valid(dirty_lines: list[str]) -> None:
-    rules = {
-        "valid_email_regex": EMAIL_RE.pattern,
-        "min_event_date": "2000-01-01",
-        "future_tolerance_hours": 24,
-        "unknown_channel": "unknown",
-    }
+    rules = {**CLASSIFY_RULES, "future_tolerance_hours": 24}
     as_of = dt.datetime(2026, 7, 1)
     emails = set()
     padded = []
@@ -226,12 +247,7 @@ def test_dirty_valid_variants_stay_valid(dirty_lines: list[str]) -> None:
 
 
 def test_clean_records_are_all_valid(clean_records: list[dict]) -> None:
-    rules = {
-        "valid_email_regex": EMAIL_RE.pattern,
-        "min_event_date": "2000-01-01",
-        "future_tolerance_hours": 0,
-        "unknown_channel": "unknown",
-    }
+    rules = {**CLASSIFY_RULES, "future_tolerance_hours": 0}
     as_of = dt.datetime(2026, 6, 30, 23, 59, 59)
     for record in clean_records:
         result = reference.classify(record, "k", rules, SEEDS, as_of)
@@ -256,8 +272,7 @@ def test_about_twelve_events_per_contact(clean_records: list[dict]) -> None:
 
 def test_vocabulary_channels_and_industries(clean_records: list[dict]) -> None:
     types = collections.Counter(record["event_type"] for record in clean_records)
-    expected_types = SEEDS.canonical_types - {"manual_override"}
-    assert expected_types <= set(types), expected_types - set(types)
+    assert SEEDS.canonical_types <= set(types), SEEDS.canonical_types - set(types)
     channels = {record["channel"].strip().lower() for record in clean_records}
     assert set(generate.CHANNELS) <= channels
     industries = {record.get("industry") for record in clean_records} - {None}
@@ -287,14 +302,152 @@ def test_properties(clean_records: list[dict]) -> None:
             assert props.get("campaign_id") and isinstance(props.get("sequence_step"), int)
         if record["event_type"] in ("deal_closed", "purchase"):
             assert props["amount"] > 0 and props["currency"] in ("EUR", "USD", "GBP")
-        if record["event_type"] == "email_bounced":
-            assert props["bounce_type"] in ("hard", "soft")
+    bounce_types = collections.Counter(
+        r["properties"]["bounce_type"] for r in clean_records if r["event_type"] == "email_bounced"
+    )
+    assert set(bounce_types) == {"hard", "permanent", "soft"}, bounce_types
     sources = {
         str(r["properties"]["lead_source"]).strip().lower()
         for r in clean_records
         if "lead_source" in r.get("properties", {})
     }
     assert {"referral", "organic", "paid", "event", "partner"} <= sources
+
+
+def _by_contact(records: list[dict]) -> dict[str, list[tuple[dt.datetime, dict]]]:
+    """Each contact's records in time order, with their parsed instants."""
+    found: dict[str, list[tuple[dt.datetime, dict]]] = collections.defaultdict(list)
+    for record in records:
+        found[record["email"]].append((reference.parse_event_time(record["event_time"]), record))
+    for events in found.values():
+        events.sort(key=lambda item: item[0])
+    return found
+
+
+def test_appointments_are_scheduled_then_held_or_missed(clean_records: list[dict]) -> None:
+    bookings = outcomes = upcoming = rescheduled = 0
+    held = collections.Counter()
+    end = dt.datetime(2026, 7, 1)
+    for email, events in _by_contact(clean_records).items():
+        meeting: tuple[dt.datetime, dt.datetime] | None = None  # (booked, scheduled)
+        for at, record in events:
+            kind = record["event_type"]
+            if kind == "demo_booked":
+                bookings += 1
+                scheduled = reference.parse_event_time(record["properties"]["scheduled_at"])
+                assert scheduled is not None, record
+                assert scheduled.date() - at.date() in [DAY * n for n in range(1, 15)], record
+                if meeting is not None:
+                    rescheduled += 1  # booked again before the last one had an outcome
+                meeting = (at, scheduled)
+                upcoming += scheduled >= end
+            elif kind in ("appointment_held", "appointment_no_show"):
+                outcomes += 1
+                held[kind] += 1
+                assert record["channel"].strip(WS).lower() == "direct", record
+                assert meeting is not None, (email, record)
+                assert at >= meeting[1] or len(record["event_time"]) == 10, (email, record)
+                meeting = None
+    assert bookings > 150 and outcomes > 0.75 * bookings, (bookings, outcomes)
+    assert held["appointment_held"] > 2 * held["appointment_no_show"] > 0, held
+    assert upcoming > 0 and rescheduled > 0, (upcoming, rescheduled)
+
+
+def test_deals_carry_a_contract_end(clean_records: list[dict]) -> None:
+    as_of = dt.date(2026, 7, 1)
+    renewals = 0
+    deals = [r for r in clean_records if r["event_type"] == "deal_closed"]
+    assert deals
+    for record in deals:
+        closed = reference.parse_event_time(record["event_time"]).date()
+        text = record["properties"]["contract_end"]
+        assert re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text), record
+        contract_end = dt.date.fromisoformat(text)
+        months = (contract_end.year - closed.year) * 12 + contract_end.month - closed.month
+        assert 6 <= months <= 24 and contract_end > closed, record
+        renewals += as_of <= contract_end < as_of + 90 * DAY
+    assert renewals > 0
+
+
+def test_manual_overrides(clean_records: list[dict]) -> None:
+    contacts = {record["email"] for record in clean_records}
+    overrides = [r for r in clean_records if r["event_type"] == "manual_override"]
+    assert 0.002 <= len(overrides) / len(contacts) <= 0.012, (len(overrides), len(contacts))
+    states = collections.Counter(r["properties"]["state"] for r in overrides)
+    assert set(states) <= LIFECYCLE_STATES, states
+    assert states["Hot"] + states["Disqualified"] + states["VIP"] > len(overrides) / 2, states
+    for record in overrides:
+        assert re.fullmatch(r"[A-Z][a-z]+ [A-Z][a-z]+", record["properties"]["set_by"]), record
+
+
+def test_invalid_override_states_are_only_the_dirty_kind() -> None:
+    overrides = []
+    for line in lines_of(generate_bytes(20_000, seed=5)):
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue  # the invalid_json kind
+        event_type = record.get("event_type") if isinstance(record, dict) else None
+        if isinstance(event_type, str) and event_type.strip(WS).lower() == "manual_override":
+            overrides.append(record)
+    invalid = sum(_is_invalid_override(r) for r in overrides)
+    # One dirty slot in 50, cycling through the kinds: about 400 / len(DIRTY_KINDS).
+    per_kind = 20_000 * generate.DEFAULT_DIRTY_RATE / len(generate.DIRTY_KINDS)
+    assert per_kind - 2 <= invalid <= per_kind + 2, invalid
+    assert len(overrides) - invalid > 0
+
+
+def test_customers_refer_several_colleagues(clean_records: list[dict]) -> None:
+    referrals = collections.Counter()
+    for email, events in _by_contact(clean_records).items():
+        customer = False
+        for _, record in events:
+            customer = customer or record["event_type"] in ("deal_closed", "purchase")
+            if record["event_type"] == "referral_given":
+                assert customer, (email, record)
+                referrals[email] += 1
+    assert max(referrals.values()) <= 4
+    assert sum(1 for n in referrals.values() if n >= 3) > 0, referrals
+    assert sum(1 for n in referrals.values() if n == 1) > 0, referrals
+
+
+def test_quiet_contacts_get_reengagement_touches(clean_records: list[dict]) -> None:
+    """Touches 90+ days after the last engagement: spaced days to weeks; some re-engage."""
+    quiet = reengaged = bought_back = three_windows = 0
+    for events in _by_contact(clean_records).values():
+        last_engaged: dt.datetime | None = None
+        touches: list[dt.datetime] = []
+        for at, record in events:
+            if record["event_type"] in ENGAGEMENT_TYPES:
+                if touches:
+                    reengaged += 1
+                    bought_back += record["event_type"] == "purchase"
+                    touches = []
+                last_engaged = at
+            elif (
+                record["event_type"] == "email_sent"
+                and last_engaged is not None
+                and at >= last_engaged + 90 * DAY
+            ):
+                if touches:
+                    assert at - touches[-1] >= 3 * DAY, (touches, at)
+                else:
+                    quiet += 1
+                touches.append(at)
+                start = last_engaged + 90 * DAY
+                windows = {(touch - start) // (14 * DAY) for touch in touches}
+                three_windows += len(windows) == 3
+    assert quiet > 20 and 0 < bought_back < reengaged < quiet and three_windows > 0, (
+        quiet,
+        reengaged,
+        bought_back,
+        three_windows,
+    )
+
+
+def test_some_contacts_buy_first(clean_records: list[dict]) -> None:
+    first = [events[0][1]["event_type"] for events in _by_contact(clean_records).values()]
+    assert 0 < first.count("purchase") < len(first) * 0.05
 
 
 def test_event_ids_and_time_formats(clean_records: list[dict]) -> None:

@@ -29,9 +29,30 @@ from conftest import PROFILE, ProfileRef, run_dbt, run_funnel_load
 
 AS_OF = "2026-07-01T00:00:00Z"
 KINDS = ("loader", "transformer", "bi", "operator")
-AGGREGATE_MARTS = ("rpt_funnel", "rpt_channel_effectiveness", "rpt_intent_by_source")
-CONTACT_MARTS = ("dim_contacts", "fct_activities", "fct_quarantined_events")
-DBT_SCHEMAS = ("staging", "intermediate", "marts", "seeds")
+AGGREGATE_MARTS = (
+    "rpt_funnel",
+    "rpt_channel_effectiveness",
+    "rpt_intent_by_source",
+    "rpt_lifecycle_movement_summary",
+    "rpt_funnel_membership",
+    "rpt_appointment_outcomes",
+    "rpt_revenue_by_source_funnel",
+    "rpt_monthly_conversions",
+)
+CONTACT_MARTS = (
+    "dim_contacts",
+    "fct_activities",
+    "fct_lifecycle_transitions",
+    "fct_quarantined_events",
+    "rpt_lifecycle_movements",
+    "rpt_appointments",
+    "rpt_active_clients",
+    "rpt_renewals_due",
+    "rpt_orchestrator_queue",
+    "rpt_nurture_lists",
+    "rpt_contact_360",
+)
+DBT_SCHEMAS = ("staging", "intermediate", "marts", "seeds", "snapshots")
 
 
 # --------------------------------------------------------------------------- helpers

@@ -1,8 +1,9 @@
 {#- The orchestrator queue's items before assignment: one row per contact and
-    queue type whose rule holds at as_of (docs: orchestrator_queue_rules), with
-    its playbook entry. Only activities at or before as_of count; "after" is
-    event order (event_at, activity_id). A contact in a state that is never
-    contacted (lifecycle_states.is_contactable) keeps only its complaint item. -#}
+    queue type whose rule holds at as_of, with its playbook entry. Only
+    activities at or before as_of count; "after" means a strictly later
+    event_at (a touch at the same instant as a reply does not answer it). A
+    contact in a state that is never contacted (lifecycle_states.is_contactable)
+    keeps only its complaint item. -#}
 
 {%- set as_of = as_of_timestamp() -%}
 {%- set lookback_start = dbt.dateadd('day', -1 * var('queue_lookback_days'), as_of) -%}
@@ -39,19 +40,9 @@ queue_playbook as (
 
 ),
 
-sequenced_activities as (
+past_activities as (
 
-    select
-        contact_id,
-        activity_id,
-        event_type,
-        is_outbound_touch,
-        event_at,
-        row_number() over (
-            partition by contact_id
-            order by event_at, activity_id
-        ) as event_number
-    from activities
+    select * from activities
     where event_at <= {{ as_of }}
 
 ),
@@ -59,13 +50,12 @@ sequenced_activities as (
 signal_activities as (
 
     select
-        sequenced_activities.contact_id,
-        sequenced_activities.event_at,
-        sequenced_activities.event_number,
+        past_activities.contact_id,
+        past_activities.event_at,
         lifecycle_signals.signal
-    from sequenced_activities
+    from past_activities
     inner join lifecycle_signals
-        on sequenced_activities.event_type = lifecycle_signals.event_type
+        on past_activities.event_type = lifecycle_signals.event_type
     where lifecycle_signals.signal in ('reply', 'complaint', 'onboarding')
 
 ),
@@ -74,9 +64,7 @@ latest_signals as (
 
     select
         contact_id,
-        max(case when signal = 'reply' then event_number end) as last_reply_number,
         max(case when signal = 'reply' then event_at end) as last_reply_at,
-        max(case when signal = 'complaint' then event_number end) as last_complaint_number,
         max(case when signal = 'complaint' then event_at end) as last_complaint_at
     from signal_activities
     group by contact_id
@@ -87,10 +75,9 @@ latest_actions as (
 
     select
         contact_id,
-        max(case when is_outbound_touch then event_number end) as last_touch_number,
         max(case when is_outbound_touch then event_at end) as last_touch_at,
-        max(case when event_type = 'manual_override' then event_number end) as last_override_number
-    from sequenced_activities
+        max(case when event_type = 'manual_override' then event_at end) as last_override_at
+    from past_activities
     group by contact_id
 
 ),
@@ -121,7 +108,7 @@ reply_waiting as (
         on latest_signals.contact_id = latest_actions.contact_id
     where
         latest_signals.last_reply_at >= {{ lookback_start }}
-        and coalesce(latest_actions.last_touch_number < latest_signals.last_reply_number, true)
+        and coalesce(latest_actions.last_touch_at <= latest_signals.last_reply_at, true)
 
 ),
 
@@ -136,7 +123,7 @@ complaint as (
         on latest_signals.contact_id = latest_actions.contact_id
     where
         latest_signals.last_complaint_at >= {{ lookback_start }}
-        and coalesce(latest_actions.last_override_number < latest_signals.last_complaint_number, true)
+        and coalesce(latest_actions.last_override_at <= latest_signals.last_complaint_at, true)
 
 ),
 
@@ -234,9 +221,11 @@ onboarding_stalled as (
 
 reengagement_clocks as (
 
+    -- A Dormant state set by a manual_override has no spell start: it counts
+    -- from when the contact entered the state.
     select
         contact_id,
-        dormant_since,
+        coalesce(dormant_since, lifecycle_state_since) as dormant_since,
         {{ dbt.dateadd('day', var('reengagement_cooldown_days'), 'last_reengagement_attempt_at') }}
             as cooldown_ends_at
     from contacts
