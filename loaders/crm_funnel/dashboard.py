@@ -448,6 +448,183 @@ def intent_page(reader: Reader) -> None:
     )
 
 
+# --- Lifecycle ------------------------------------------------------------------------
+
+NO_FUNNEL = "No funnel"
+ENTRY = "(entry)"
+LIST_LIMIT = 200  # rows of a long list shown as a static table
+
+
+def build_as_of(reader: Reader) -> Any:
+    """The ``as_of`` of the build (``dim_contacts.state_as_of``): "now" for every page."""
+    return reader.rows(f"select max(state_as_of) from {reader.rel('marts.dim_contacts')}")[0][0]
+
+
+def as_of_caption(as_of: Any) -> str:
+    return f"As of {fmt_time(as_of)} UTC (the build's `as_of`)."
+
+
+@page(
+    "Lifecycle",
+    "lifecycle",
+    "Lifecycle",
+    "marts.dim_contacts",
+    "marts.rpt_lifecycle_movement_summary",
+    "marts.rpt_lifecycle_movements",
+    icon=":material/autorenew:",
+)
+def lifecycle_page(reader: Reader) -> None:
+    states = reader.frame(
+        "select lifecycle_state, lifecycle_funnel, count(*) as contacts "
+        f"from {reader.rel('marts.dim_contacts')} group by lifecycle_state, lifecycle_funnel"
+    )
+    st.caption(
+        "Where contacts are now (`marts.dim_contacts`), how they moved between lifecycle "
+        "states (`marts.rpt_lifecycle_movement_summary`) and who moved recently "
+        f"(`marts.rpt_lifecycle_movements`). {as_of_caption(build_as_of(reader))}"
+    )
+    if states.empty:
+        st.info("No contact yet: load events and run `dbt build`.")
+        return
+    states["lifecycle_funnel"] = states["lifecycle_funnel"].fillna(NO_FUNNEL)
+    states["lifecycle_state"] = states["lifecycle_state"].fillna(MISSING)
+    per_funnel = states.groupby("lifecycle_funnel")["contacts"].sum()
+    funnels = [f for f in per_funnel.sort_values(ascending=False).index if f != NO_FUNNEL]
+    funnels += [NO_FUNNEL] if NO_FUNNEL in per_funnel.index else []
+    cards = [("Contacts", int(states["contacts"].sum()))]
+    cards += [(f"{f} funnel" if f != NO_FUNNEL else f, int(per_funnel[f])) for f in funnels]
+    for column, (label, value) in zip(st.columns(len(cards)), cards, strict=True):
+        column.metric(label, fmt_int(value), border=True)
+
+    st.subheader("Contacts per lifecycle state and funnel")
+    matrix = states.pivot_table(
+        index="lifecycle_state",
+        columns="lifecycle_funnel",
+        values="contacts",
+        aggfunc="sum",
+        fill_value=0,
+    )[funnels]
+    matrix.columns.name = None
+    matrix["Total"] = matrix.sum(axis=1)
+    matrix = matrix.sort_values("Total", ascending=False, kind="stable")
+    order = list(matrix.index)
+    left, right = st.columns([1, 1])
+    with left:
+        show_table(
+            matrix.reset_index().rename(columns={"lifecycle_state": "Lifecycle state"}),
+            **{column: fmt_int for column in [*funnels, "Total"]},
+        )
+    with right:
+        st.altair_chart(
+            alt.Chart(states)
+            .mark_bar()
+            .encode(
+                y=alt.Y("lifecycle_state:N", sort=order, title=None),
+                x=alt.X("contacts:Q", title="Contacts"),
+                color=alt.Color("lifecycle_funnel:N", sort=funnels, title="Funnel"),
+                tooltip=[
+                    alt.Tooltip("lifecycle_state:N", title="State"),
+                    alt.Tooltip("lifecycle_funnel:N", title="Funnel"),
+                    alt.Tooltip("contacts:Q", title="Contacts", format=","),
+                ],
+            )
+            .properties(height=max(200, 32 * len(order))),
+            width="stretch",
+        )
+
+    movement_summary(reader)
+    recent_movements(reader)
+
+
+def movement_summary(reader: Reader) -> None:
+    summary = reader.frame(
+        "select from_state, to_state, trigger, transitions, contacts, last_transitioned_at "
+        f"from {reader.rel('marts.rpt_lifecycle_movement_summary')} "
+        "order by transitions desc, from_state nulls first, to_state, trigger"
+    )
+    st.subheader("Movements between states, by trigger")
+    if summary.empty:
+        st.info("No lifecycle transition is recorded yet.")
+        return
+    summary["from_state"] = summary["from_state"].fillna(ENTRY)
+    moves = summary.groupby(["from_state", "to_state"], as_index=False)["transitions"].sum()
+    st.caption(
+        f"Every recorded transition ({fmt_int(summary['transitions'].sum())}); "
+        f"{ENTRY} is a contact's first state. Counts are transitions; contacts are the "
+        "distinct contacts that made the move at least once."
+    )
+    left, right = st.columns([3, 2])
+    with left:
+        shown = summary.assign(move=summary["from_state"] + " → " + summary["to_state"])
+        show_table(
+            shown[["move", "trigger", "transitions", "contacts", "last_transitioned_at"]].rename(
+                columns={
+                    "move": "Move",
+                    "trigger": "Trigger",
+                    "transitions": "Transitions",
+                    "contacts": "Contacts",
+                    "last_transitioned_at": "Last (UTC)",
+                }
+            ),
+            Transitions=fmt_int,
+            Contacts=fmt_int,
+            **{"Last (UTC)": fmt_time},
+        )
+    with right:
+        st.altair_chart(
+            alt.Chart(moves)
+            .mark_rect()
+            .encode(
+                x=alt.X("to_state:N", title="To"),
+                y=alt.Y("from_state:N", title="From"),
+                color=alt.Color("transitions:Q", title="Transitions", scale=alt.Scale(type="log")),
+                tooltip=[
+                    alt.Tooltip("from_state:N", title="From"),
+                    alt.Tooltip("to_state:N", title="To"),
+                    alt.Tooltip("transitions:Q", title="Transitions", format=","),
+                ],
+            )
+            .properties(height=360),
+            width="stretch",
+        )
+
+
+def recent_movements(reader: Reader) -> None:
+    recent = reader.frame(
+        "select transitioned_at, email, from_state, to_state, trigger, set_by "
+        f"from {reader.rel('marts.rpt_lifecycle_movements')} "
+        "order by transitioned_at desc, email, to_state"
+    )
+    st.subheader(f"Recent movements ({len(recent):,})")
+    st.caption("The transitions of the mart's recent window (var `recent_movement_days`).")
+    if recent.empty:
+        st.info("Nobody moved in the recent window.")
+        return
+    recent["from_state"] = recent["from_state"].fillna(ENTRY)
+    show_numbered(
+        recent.rename(
+            columns={
+                "transitioned_at": "When (UTC)",
+                "email": "Email",
+                "from_state": "From",
+                "to_state": "To",
+                "trigger": "Trigger",
+                "set_by": "Set by",
+            }
+        ),
+        **{"When (UTC)": fmt_time},
+    )
+
+
+def show_numbered(frame: pd.DataFrame, limit: int = LIST_LIMIT, **formats: Any) -> None:
+    """A list as a static table numbered 1.., at most ``limit`` rows (a note says so)."""
+    if len(frame) > limit:
+        st.caption(f"The first {limit:,} of {len(frame):,}.")
+    shown = frame.head(limit).copy()
+    shown.insert(0, "#", range(1, len(shown) + 1))
+    show_table(shown, **{"#": str}, **formats)
+
+
 # --- Contact search -------------------------------------------------------------------
 
 STAGE_DATES = (
@@ -465,11 +642,15 @@ STAGE_DATES = (
     "Contacts",
     "marts.dim_contacts",
     "marts.fct_activities",
+    "marts.rpt_contact_360",
+    "marts.fct_lifecycle_transitions",
     icon=":material/person_search:",
 )
 def contact_page(reader: Reader) -> None:
     st.caption(
-        "One person's story: `marts.dim_contacts` and their activities from `marts.fct_activities`."
+        "One person's story: `marts.dim_contacts`, the next action and last interactions "
+        "from `marts.rpt_contact_360`, the lifecycle transitions from "
+        "`marts.fct_lifecycle_transitions` and the activities from `marts.fct_activities`."
     )
     typed = st.text_input(
         "Email, or part of it",
@@ -521,6 +702,7 @@ def contact_story(reader: Reader, contact: pd.Series) -> None:
     for row in (cards[:3], cards[3:]):
         for column, (label, value) in zip(st.columns(len(row)), row, strict=True):
             column.metric(label, value, border=True)
+    contact_lifecycle(reader, contact)
 
     left, right = st.columns([1, 2])
     with left:
@@ -567,8 +749,265 @@ def contact_story(reader: Reader, contact: pd.Series) -> None:
         )
 
 
+def contact_lifecycle(reader: Reader, contact: pd.Series) -> None:
+    """Lifecycle state, next action and last interactions (contact 360), and transitions."""
+    found = reader.frame(
+        "select lifecycle_state, lifecycle_state_since, lifecycle_funnel, is_manual_override, "
+        "next_action, next_action_due_at, owner, open_queue_items, last_interactions "
+        f"from {reader.rel('marts.rpt_contact_360')} where contact_id = ?",
+        [contact["contact_id"]],
+    )
+    if found.empty:
+        st.info("This contact is not in `marts.rpt_contact_360` yet: run `dbt build`.")
+        return
+    c360 = found.iloc[0]
+    overridden = c360["is_manual_override"]
+    manual = " (set by a person)" if not _is_null(overridden) and bool(overridden) else ""
+    cards = (
+        ("Lifecycle state", fmt_text(c360["lifecycle_state"]) + manual),
+        ("In that state since", fmt_day(c360["lifecycle_state_since"])),
+        ("Lifecycle funnel", fmt_text(c360["lifecycle_funnel"])),
+        ("Open queue items", fmt_int(c360["open_queue_items"])),
+    )
+    for column, (label, value) in zip(st.columns(len(cards)), cards, strict=True):
+        column.metric(label, value, border=True)
+    if _is_null(c360["next_action"]):
+        st.markdown("**Next action:** none (no open item in the orchestrator queue).")
+    else:
+        st.markdown(
+            f"**Next action:** {c360['next_action']} · due {fmt_time(c360['next_action_due_at'])}"
+            f" UTC · owner {fmt_text(c360['owner'])}"
+        )
+    left, right = st.columns([1, 1])
+    with left:
+        st.markdown("**Last interactions** (latest first)")
+        text = "" if _is_null(c360["last_interactions"]) else str(c360["last_interactions"])
+        lines = [item.strip() for item in text.split(" | ") if item.strip()]
+        st.markdown("\n".join(f"- {escape_markdown(line)}" for line in lines) or MISSING)
+    with right:
+        transitions = reader.frame(
+            "select transition_number, transitioned_at, from_state, to_state, trigger, set_by "
+            f"from {reader.rel('marts.fct_lifecycle_transitions')} where contact_id = ? "
+            "order by transition_number",
+            [contact["contact_id"]],
+        )
+        st.markdown(f"**Lifecycle transitions** ({len(transitions):,})")
+        if transitions.empty:
+            st.caption("No lifecycle transition recorded.")
+        else:
+            transitions["from_state"] = transitions["from_state"].fillna(ENTRY)
+            show_table(
+                transitions.rename(
+                    columns={
+                        "transition_number": "#",
+                        "transitioned_at": "When (UTC)",
+                        "from_state": "From",
+                        "to_state": "To",
+                        "trigger": "Trigger",
+                        "set_by": "Set by",
+                    }
+                ),
+                **{"#": fmt_int, "When (UTC)": fmt_time},
+            )
+
+
+def escape_markdown(text: str) -> str:
+    """``text`` shown as written in ``st.markdown`` (no emphasis from ``_`` or ``*``)."""
+    return "".join(f"\\{char}" if char in "\\`*_[]<>#|~" else char for char in text)
+
+
 def fmt_stage_date(value: Any) -> str:
     return "not reached" if _is_null(value) else fmt_time(value)
+
+
+# --- Orchestrator queue ---------------------------------------------------------------
+
+PRIORITIES = {1: "Urgent", 2: "High", 3: "Normal"}
+ALL = "All"
+UNASSIGNED = "Unassigned"
+
+
+@page(
+    "Orchestrator queue",
+    "queue",
+    "Operations",
+    "marts.rpt_orchestrator_queue",
+    "marts.dim_contacts",
+    icon=":material/checklist:",
+)
+def queue_page(reader: Reader) -> None:
+    as_of = build_as_of(reader)
+    queue = reader.rel("marts.rpt_orchestrator_queue")
+    st.caption(
+        "The contacts that need a person (`marts.rpt_orchestrator_queue`), by priority "
+        f"(1 urgent, 2 high, 3 normal), then due date. {as_of_caption(as_of)} An item is "
+        "overdue when its due date is before that."
+    )
+    departments = [d for (d,) in reader.rows(
+        f"select distinct owner_department from {queue} order by owner_department"
+    )]  # fmt: skip
+    left, right = st.columns(2)
+    department = left.selectbox("Department", [ALL, *departments])
+    where, params = ("where owner_department = ?", [department]) if department != ALL else ("", [])
+    assigned = reader.rows(
+        f"select distinct coalesce(orchestrator, ?) from {queue} {where} order by 1",
+        [UNASSIGNED, *params],
+    )
+    orchestrator = right.selectbox("Orchestrator", [ALL, *(o for (o,) in assigned)])
+    if orchestrator != ALL:
+        where += " and " if where else "where "
+        where += "coalesce(orchestrator, ?) = ?"
+        params += [UNASSIGNED, orchestrator]
+    items = reader.frame(
+        "select priority, due_at, title, recommended_action, email, "
+        "coalesce(due_at < ?, false) as is_overdue, orchestrator, owner_department, "
+        f"lifecycle_state, queue_type from {queue} {where} "
+        "order by priority, due_at, email, queue_type",
+        [as_of, *params],
+    )
+    cards = [("Open items", len(items))]
+    cards += [
+        (f"{name} ({p})", int((items["priority"] == p).sum())) for p, name in PRIORITIES.items()
+    ]
+    cards += [("Overdue", int(items["is_overdue"].sum()) if as_of is not None else None)]
+    for column, (label, value) in zip(st.columns(len(cards)), cards, strict=True):
+        column.metric(label, fmt_int(value), border=True)
+    if items.empty:
+        st.success("Nothing in the queue for this selection.")
+        return
+
+    st.subheader("Items per queue type")
+    by_type = (
+        items.groupby(["title", "priority"], as_index=False)
+        .agg(items=("email", "size"), overdue=("is_overdue", "sum"))
+        .sort_values(["priority", "items", "title"], ascending=[True, False, True])
+    )
+    show_table(
+        by_type.rename(
+            columns={"title": "Queue type", "priority": "Priority", "items": "Items",
+                     "overdue": "Overdue"}
+        ),
+        Priority=fmt_int,
+        Items=fmt_int,
+        Overdue=fmt_int,
+    )  # fmt: skip
+
+    st.subheader("Items, by priority then due date")
+    show_numbered(
+        items.assign(is_overdue=items["is_overdue"].map({True: "overdue", False: "no"}))[
+            ["priority", "due_at", "is_overdue", "title", "recommended_action", "email",
+             "orchestrator", "owner_department"]
+        ].rename(
+            columns={
+                "priority": "Priority",
+                "due_at": "Due (UTC)",
+                "is_overdue": "Overdue",
+                "title": "Item",
+                "recommended_action": "Recommended action",
+                "email": "Contact",
+                "orchestrator": "Orchestrator",
+                "owner_department": "Department",
+            }
+        ),
+        Priority=fmt_int,
+        **{"Due (UTC)": fmt_time},
+    )  # fmt: skip
+
+
+# --- Nurture lists --------------------------------------------------------------------
+
+NO_CHANNEL = "(no channel)"
+
+
+@page(
+    "Nurture lists",
+    "nurture",
+    "Operations",
+    "marts.rpt_nurture_lists",
+    "marts.dim_contacts",
+    icon=":material/forward_to_inbox:",
+)
+def nurture_page(reader: Reader) -> None:
+    due = reader.frame(
+        "select nurture_track, channels, cadence_days, email, lifecycle_state, funnel_stage, "
+        "last_outbound_touch_at, due_at, days_overdue "
+        f"from {reader.rel('marts.rpt_nurture_lists')} "
+        "order by days_overdue desc, due_at, email"
+    )
+    st.caption(
+        "Who gets which nurture sequence now (`marts.rpt_nurture_lists`): contacts whose next "
+        "touch of their track is due (never the unsubscribed or disqualified). "
+        f"{as_of_caption(build_as_of(reader))}"
+    )
+    tracks = list(dict.fromkeys(due["nurture_track"]))
+    track = st.selectbox("Nurture track", [ALL, *sorted(tracks)])
+    if track != ALL:
+        due = due[due["nurture_track"] == track]
+    if due.empty:
+        st.success("Nobody is due a nurture touch.")
+        return
+    due["channels"] = due["channels"].fillna("")
+    per_channel = due.assign(
+        channel=due["channels"].map(lambda text: [c for c in text.split("|") if c] or [NO_CHANNEL])
+    ).explode("channel")
+    channels = per_channel.groupby("channel")["email"].size().sort_values(ascending=False)
+    cards = [("Due contacts", len(due))]
+    cards += [(f"via {channel}", int(n)) for channel, n in channels.items()]
+    for column, (label, value) in zip(st.columns(len(cards)), cards, strict=True):
+        column.metric(label, fmt_int(value), border=True)
+
+    st.subheader("Due contacts per track and channel")
+    matrix = per_channel.pivot_table(
+        index="nurture_track", columns="channel", values="email", aggfunc="size", fill_value=0
+    )[list(channels.index)]
+    matrix.columns.name = None
+    tracks_table = (
+        due.groupby("nurture_track")
+        .agg(
+            cadence=("cadence_days", "first"),
+            contacts=("email", "size"),
+            max_overdue=("days_overdue", "max"),
+        )
+        .join(matrix)
+        .sort_values("contacts", ascending=False, kind="stable")
+        .reset_index()
+    )
+    show_table(
+        tracks_table.rename(
+            columns={
+                "nurture_track": "Track",
+                "cadence": "Cadence (days)",
+                "contacts": "Due contacts",
+                "max_overdue": "Most days overdue",
+            }
+        ),
+        **{
+            "Cadence (days)": fmt_int,
+            "Due contacts": fmt_int,
+            "Most days overdue": fmt_int,
+            **{channel: fmt_int for channel in channels.index},
+        },
+    )
+
+    st.subheader("Due contacts, most overdue first")
+    st.dataframe(
+        due[["email", "nurture_track", "channels", "lifecycle_state", "funnel_stage",
+             "last_outbound_touch_at", "due_at", "days_overdue"]],
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "email": "Contact",
+            "nurture_track": "Track",
+            "channels": "Channels",
+            "lifecycle_state": "Lifecycle state",
+            "funnel_stage": "Stage",
+            "last_outbound_touch_at": st.column_config.DatetimeColumn(
+                "Last outbound touch (UTC)", format="YYYY-MM-DD HH:mm"
+            ),
+            "due_at": st.column_config.DatetimeColumn("Due (UTC)", format="YYYY-MM-DD HH:mm"),
+            "days_overdue": st.column_config.NumberColumn("Days overdue"),
+        },
+    )  # fmt: skip
 
 
 # --- Data quality ---------------------------------------------------------------------
@@ -710,16 +1149,6 @@ planned_page(
     ":material/mail:",
     "per campaign and sequence step: sent, delivered, opened, clicked, replied, bounced, "
     "complained, unsubscribed and conversions",
-)
-planned_page(
-    "Orchestrator queue",
-    "queue",
-    "Operations",
-    "marts.fct_orchestrator_queue",
-    "orchestrator queue",
-    ":material/checklist:",
-    "the contacts that need a person today, with priority, due date, recommended action "
-    "and assigned orchestrator",
 )
 
 

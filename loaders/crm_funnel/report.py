@@ -1,4 +1,4 @@
-"""``funnel-report``: print the funnel, channel and intent marts in the terminal."""
+"""``funnel-report``: print the funnel, channel, intent, lifecycle and queue marts."""
 
 from __future__ import annotations
 
@@ -32,6 +32,21 @@ INTENT_SQL = """
 select lead_source, contacts, avg_intent_score, median_intent_score
 from {schema}.rpt_intent_by_source
 order by avg_intent_score desc, lead_source
+"""
+
+LIFECYCLE_SQL = """
+select lifecycle_state, lifecycle_funnel, contacts, share_of_contacts
+from {schema}.rpt_funnel_membership
+order by precedence, lifecycle_funnel
+"""
+
+QUEUE_SQL = """
+select priority, queue_type, owner_department, count(*) as items,
+    sum(case when due_at < state_as_of then 1 else 0 end) as overdue
+from {schema}.rpt_orchestrator_queue
+cross join (select max(state_as_of) as state_as_of from {schema}.dim_contacts) as build
+group by priority, queue_type, owner_department
+order by priority, items desc, queue_type
 """
 
 
@@ -93,6 +108,11 @@ def render(fetch: Any, schema: str = "marts") -> str:
     ]
     channel_headers, channel_rows = channel_pivot(fetch(CHANNEL_SQL.format(schema=schema)))
     intent = fetch(INTENT_SQL.format(schema=schema))
+    lifecycle = [
+        [state, funnel or "-", contacts, _percent(share)]
+        for state, funnel, contacts, share in fetch(LIFECYCLE_SQL.format(schema=schema))
+    ]
+    queue = fetch(QUEUE_SQL.format(schema=schema))
     return "\n\n".join(
         [
             format_table(
@@ -106,6 +126,16 @@ def render(fetch: Any, schema: str = "marts") -> str:
                 ["lead_source", "contacts", "avg intent", "median intent"],
                 intent,
             ),
+            format_table(
+                "Lifecycle states (as of the build)",
+                ["state", "funnel", "contacts", "share"],
+                lifecycle,
+            ),
+            format_table(
+                "Orchestrator queue",
+                ["priority", "queue_type", "department", "items", "overdue"],
+                queue,
+            ),
         ]
     )
 
@@ -113,7 +143,8 @@ def render(fetch: Any, schema: str = "marts") -> str:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="funnel-report",
-        description="Print the funnel, channel effectiveness and intent-by-source marts.",
+        description="Print the funnel, channel effectiveness, intent-by-source, lifecycle "
+        "state and orchestrator-queue summaries.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -37,8 +37,18 @@ APP = REPO_ROOT / "loaders" / "crm_funnel" / "dashboard.py"
 STREAMLIT = Path(sys.executable).with_name("streamlit")
 BAD_WORDS = ("Traceback", "Error", "Exception")
 PAGES = {p.title: p for p in dashboard.PAGES}
-BUILT = ("Funnel", "Channel effectiveness", "Intent by source", "Contact search", "Data quality")
-NOT_BUILT = ("Cohort heatmap", "Stage velocity", "Campaign performance", "Orchestrator queue")
+BUILT = (
+    "Funnel",
+    "Channel effectiveness",
+    "Intent by source",
+    "Lifecycle",
+    "Contact search",
+    "Orchestrator queue",
+    "Nurture lists",
+    "Data quality",
+)
+NOT_BUILT = ("Cohort heatmap", "Stage velocity", "Campaign performance")
+AS_OF_SQL = "(select max(state_as_of) from marts.dim_contacts)"  # the build's as_of
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -79,12 +89,17 @@ def expected(warehouse: ProfileRef) -> dict[str, Any]:
         where c.stage_order >= 3
           and not exists (select 1 from marts.dim_contacts o
                           where o.email <> c.email and strpos(o.email, c.email) > 0)
-        order by c.events_total desc, c.email
+        order by exists (select 1 from marts.rpt_orchestrator_queue q
+                         where q.contact_id = c.contact_id) desc,
+                 c.events_total desc, c.email
         limit 1
         """,
     )[0]
     domain = "@" + contact[1].split("@", 1)[1]
     return {
+        **lifecycle_expected(ref, contact[0]),
+        **queue_expected(ref),
+        **nurture_expected(ref),
         "funnel": fetch(
             ref,
             "select funnel_stage, contacts_current, contacts_reached, conversion_to_next, "
@@ -131,6 +146,97 @@ def expected(warehouse: ProfileRef) -> dict[str, Any]:
                 "group by rejection_reason",
             )
         ),
+    }
+
+
+def lifecycle_expected(ref: ProfileRef, contact_id: str) -> dict[str, Any]:
+    """Lifecycle figures, computed here from the core tables (not from the page's marts)."""
+    first_queue_item = fetch(
+        ref,
+        "select recommended_action, due_at, orchestrator from marts.rpt_orchestrator_queue "
+        "where contact_id = ? order by priority, due_at, queue_type limit 1",
+        [contact_id],
+    )
+    return {
+        "states": {
+            (state, funnel or "No funnel"): n
+            for state, funnel, n in fetch(
+                ref,
+                "select lifecycle_state, lifecycle_funnel, count(*) from marts.dim_contacts "
+                "group by all",
+            )
+        },
+        # every transition from the fact table, grouped here (not read from the summary)
+        "moves": fetch(
+            ref,
+            "select coalesce(from_state, '(entry)') || ' → ' || to_state, trigger, count(*), "
+            "count(distinct contact_id) from marts.fct_lifecycle_transitions group by all",
+        ),
+        "recent": fetch(
+            ref,
+            "select t.transitioned_at, c.email, coalesce(t.from_state, '(entry)'), t.to_state, "
+            "t.trigger from marts.rpt_lifecycle_movements t "
+            "join marts.dim_contacts c using (contact_id) "
+            "order by t.transitioned_at desc, c.email, t.to_state",
+        ),
+        "contact_lifecycle": fetch(
+            ref,
+            "select lifecycle_state, lifecycle_funnel, "
+            "(select count(*) from marts.rpt_orchestrator_queue q "
+            " where q.contact_id = c.contact_id) "
+            "from marts.dim_contacts c where contact_id = ?",
+            [contact_id],
+        )[0],
+        "contact_next": first_queue_item[0] if first_queue_item else None,
+        "contact_transitions": fetch(
+            ref,
+            "select transition_number, coalesce(from_state, '(entry)'), to_state, trigger "
+            "from marts.fct_lifecycle_transitions where contact_id = ? "
+            "order by transitioned_at",
+            [contact_id],
+        ),
+        "contact_latest": fetch(
+            ref,
+            "select event_at, event_type from marts.fct_activities where contact_id = ? "
+            "order by event_at desc, activity_id desc limit 1",
+            [contact_id],
+        )[0],
+    }
+
+
+def queue_expected(ref: ProfileRef) -> dict[str, Any]:
+    """The queue's counts per department / orchestrator / priority / type, by SQL."""
+    return {
+        "queue": fetch(
+            ref,
+            "select owner_department, coalesce(orchestrator, 'Unassigned'), priority, title, "
+            f"due_at < {AS_OF_SQL} from marts.rpt_orchestrator_queue",
+        ),
+        "queue_items": fetch(
+            ref,
+            "select priority, strftime(due_at, '%Y-%m-%d %H:%M'), "
+            f"case when due_at < {AS_OF_SQL} then 'overdue' else 'no' end, "
+            "title, recommended_action, email from marts.rpt_orchestrator_queue "
+            "order by priority, due_at, email, queue_type",
+        ),
+    }
+
+
+def nurture_expected(ref: ProfileRef) -> dict[str, Any]:
+    """Due contacts per track and per channel of the track, by SQL."""
+    return {
+        "nurture_tracks": dict(
+            fetch(ref, "select nurture_track, count(*) from marts.rpt_nurture_lists group by 1")
+        ),
+        "nurture_cells": {
+            (track, channel): n
+            for track, channel, n in fetch(
+                ref,
+                "select nurture_track, channel, count(*) from ("
+                "  select nurture_track, unnest(string_split(channels, '|')) as channel"
+                "  from marts.rpt_nurture_lists) group by all",
+            )
+        },
     }
 
 
@@ -263,6 +369,49 @@ def table_with(driver: Any, column: str) -> dict[str, dict[str, str]]:
     pytest.fail(f"no table with a column {column!r} on the page:\n{main_text(driver)[:2000]}")
 
 
+def table_rows(driver: Any, column: str) -> list[dict[str, str]]:
+    """The rows (in order, first column included) of the ``st.table`` with ``column``."""
+    for rows in driver.execute_script(TABLES_JS):
+        header, *body = [row for row in rows if any(row)]
+        if body and not any(body[0][1:]):  # the row naming the label column
+            header, body = [body[0][0], *header[1:]], body[1:]
+        if column in header:
+            return [dict(zip(header, row, strict=True)) for row in body]
+    pytest.fail(f"no table with a column {column!r} on the page:\n{main_text(driver)[:2000]}")
+
+
+def _selectbox(driver: Any, label: str) -> Any:
+    for box in driver.find_elements(
+        "css selector", "[data-testid='stMain'] [data-testid='stSelectbox']"
+    ):
+        if box.text.strip().splitlines()[0].strip() == label:
+            return box
+    return None
+
+
+def choose(driver: Any, label: str, option: str) -> str:
+    """Pick ``option`` in the ``st.selectbox`` labelled ``label``; return the settled text."""
+    wait_for(driver, _idle, 30, "the dashboard to be idle")
+    box = wait_for(driver, lambda d: _selectbox(d, label), 30, f"a selectbox {label!r}")
+    box.find_element("css selector", "[data-baseweb='select']").click()
+    wanted = wait_for(
+        driver,
+        lambda d: [o for o in d.find_elements("css selector", "[role='option']")
+                   if o.text.strip() == option],
+        10,
+        f"option {option!r} of {label!r}",
+    )  # fmt: skip
+    wanted[0].click()
+    wait_for(
+        driver,
+        lambda d: option in _selectbox(d, label).text.splitlines()[1:],
+        30,
+        lambda: f"{label!r} to show {option!r}",
+    )
+    time.sleep(0.3)  # let the rerun start
+    return settled_text(driver)
+
+
 def count(text: str) -> int:
     return int(text.replace(",", ""))
 
@@ -383,6 +532,24 @@ def test_contact_search_shows_one_story(driver: Any, expected: dict[str, Any]) -
         "%Y-%m-%d %H:%M"
     )
     assert stage_dates[contact["stage"]]["Reached at (UTC)"] != "not reached"
+
+    # lifecycle state, next action, last interactions and transitions
+    state, funnel, open_items = expected["contact_lifecycle"]
+    assert cards["Lifecycle state"].startswith(state)
+    assert cards["Lifecycle funnel"] == (funnel or "–")
+    assert count(cards["Open queue items"]) == open_items
+    assert open_items > 0, "the chosen contact should have an open queue item"
+    action, due_at, owner = expected["contact_next"]
+    assert f"Next action: {action} · due {due_at:%Y-%m-%d %H:%M} UTC · owner {owner or '–'}" in text
+    latest_at, latest_type = expected["contact_latest"]
+    interactions = text.split("Last interactions (latest first)", 1)[1]
+    assert interactions.lstrip().startswith(f"{latest_at:%Y-%m-%d %H:%M} {latest_type}")
+    transitions = expected["contact_transitions"]
+    assert transitions, "every contact has at least its entry transition"
+    assert f"Lifecycle transitions ({len(transitions):,})" in text
+    rows = table_rows(driver, "Trigger")
+    assert [(count(r["#"]), r["From"], r["To"], r["Trigger"]) for r in rows] == transitions
+    assert rows[-1]["To"] == state  # the current state is the last transition's
     shoot(driver, "Contact search")
 
 
@@ -424,3 +591,128 @@ def test_a_missing_mart_is_a_plain_message(driver: Any, warehouse: ProfileRef) -
     finally:
         wait_for(driver, _idle, 30, "the dashboard to be idle")
         execute(warehouse, "alter table marts.rpt_intent_hidden rename to rpt_intent_by_source")
+
+
+def test_lifecycle_page_shows_states_and_movements(driver: Any, expected: dict[str, Any]) -> None:
+    text = open_page(driver, "Lifecycle", "Recent movements")
+    assert_clean(text, "Lifecycle")
+    states = expected["states"]
+    cards = metrics(driver)
+    assert count(cards["Contacts"]) == sum(states.values())
+    funnels = {funnel for _, funnel in states}
+    for funnel in funnels:
+        label = funnel if funnel == "No funnel" else f"{funnel} funnel"
+        assert count(cards[label]) == sum(n for (_, f), n in states.items() if f == funnel)
+
+    # lifecycle_state x lifecycle_funnel, as counted from dim_contacts
+    matrix = table_with(driver, "Total")
+    assert set(matrix) == {state for state, _ in states}
+    for state, row in matrix.items():
+        assert count(row["Total"]) == sum(n for (s, _), n in states.items() if s == state)
+        for funnel in funnels:
+            assert count(row[funnel]) == states.get((state, funnel), 0), (state, funnel)
+
+    # from -> to by trigger: the summary equals the transitions grouped here
+    moves = table_rows(driver, "Trigger")
+    shown = sorted(
+        (r["Move"], r["Trigger"], count(r["Transitions"]), count(r["Contacts"])) for r in moves
+    )
+    assert shown == sorted(expected["moves"])
+    total = sum(n for _, _, n, _ in expected["moves"])
+    assert f"Every recorded transition ({total:,})" in text
+
+    recent = expected["recent"]
+    assert f"Recent movements ({len(recent):,})" in text
+    if recent:
+        rows = table_rows(driver, "Set by")
+        assert [(r["When (UTC)"], r["Email"], r["From"], r["To"], r["Trigger"]) for r in rows] == [
+            (at.strftime("%Y-%m-%d %H:%M"), *rest) for at, *rest in recent[:200]
+        ]
+    charts = "[data-testid='stMain'] .vega-embed canvas, [data-testid='stMain'] .vega-embed svg"
+    assert driver.find_elements("css selector", charts), "no chart on the Lifecycle page"
+    shoot(driver, "Lifecycle")
+
+
+def _queue_shown(driver: Any, items: list[tuple[Any, ...]]) -> None:
+    """The cards, the per-type table and the item list show exactly ``items``."""
+    cards = metrics(driver)
+    assert count(cards["Open items"]) == len(items)
+    for priority, name in ((1, "Urgent"), (2, "High"), (3, "Normal")):
+        assert count(cards[f"{name} ({priority})"]) == sum(1 for i in items if i[2] == priority)
+    assert count(cards["Overdue"]) == sum(1 for i in items if i[4])
+    per_type: dict[str, int] = {}
+    for item in items:
+        per_type[item[3]] = per_type.get(item[3], 0) + 1
+    if items:
+        table = table_with(driver, "Items")
+        assert {title: count(row["Items"]) for title, row in table.items()} == per_type
+
+
+def test_queue_page_shows_rpt_orchestrator_queue(driver: Any, expected: dict[str, Any]) -> None:
+    text = open_page(driver, "Orchestrator queue", "Open items")
+    assert_clean(text, "Orchestrator queue")
+    queue = expected["queue"]
+    assert queue, "the generated data should put contacts in the queue"
+    assert "As of 2026-07-01 00:00 UTC" in text
+    _queue_shown(driver, queue)
+
+    # the list: by priority then due date, with title, action, contact and overdue flag
+    rows = table_rows(driver, "Recommended action")
+    shown = [
+        (count(r["Priority"]), r["Due (UTC)"], r["Overdue"], r["Item"], r["Recommended action"],
+         r["Contact"])
+        for r in rows
+    ]  # fmt: skip
+    assert shown == expected["queue_items"][: len(shown)]
+    assert len(shown) == min(len(queue), 200)
+    assert [p for p, *_ in shown] == sorted(p for p, *_ in shown)
+    shoot(driver, "Orchestrator queue")
+
+    # the department filter: only that department's items, counted again
+    departments: dict[str, int] = {}
+    for department, *_ in queue:
+        departments[department] = departments.get(department, 0) + 1
+    department = min(departments, key=lambda d: (departments[d], d))
+    text = choose(driver, "Department", department)
+    assert_clean(text, "Orchestrator queue")
+    in_department = [item for item in queue if item[0] == department]
+    _queue_shown(driver, in_department)
+    rows = table_rows(driver, "Recommended action")
+    assert {r["Department"] for r in rows} == {department}
+    assert len(rows) == len(in_department) != len(queue)
+
+    # and the orchestrator filter within it
+    orchestrator = sorted({item[1] for item in in_department})[0]
+    text = choose(driver, "Orchestrator", orchestrator)
+    assert_clean(text, "Orchestrator queue")
+    _queue_shown(driver, [item for item in in_department if item[1] == orchestrator])
+    assert {r["Orchestrator"] for r in table_rows(driver, "Recommended action")} == {orchestrator}
+    choose(driver, "Department", "All")
+    settled_text(driver)
+    _queue_shown(driver, queue)
+
+
+def test_nurture_page_shows_rpt_nurture_lists(driver: Any, expected: dict[str, Any]) -> None:
+    text = open_page(driver, "Nurture lists", "Due contacts per track and channel")
+    assert_clean(text, "Nurture lists")
+    tracks, cells = expected["nurture_tracks"], expected["nurture_cells"]
+    assert tracks, "the generated data should have contacts due a nurture touch"
+    cards = metrics(driver)
+    assert count(cards["Due contacts"]) == sum(tracks.values())
+    channels = {channel for _, channel in cells}
+    for channel in channels:
+        n = sum(v for (_, c), v in cells.items() if c == channel)
+        assert count(cards[f"via {channel}"]) == n, channel
+    table = table_with(driver, "Due contacts")
+    assert {track: count(row["Due contacts"]) for track, row in table.items()} == tracks
+    for track, row in table.items():
+        for channel in channels:
+            assert count(row[channel]) == cells.get((track, channel), 0), (track, channel)
+    shoot(driver, "Nurture lists")
+
+    track = min(tracks, key=lambda t: (tracks[t], t))
+    text = choose(driver, "Nurture track", track)
+    assert_clean(text, "Nurture lists")
+    assert count(metrics(driver)["Due contacts"]) == tracks[track]
+    assert set(table_with(driver, "Due contacts")) == {track}
+    choose(driver, "Nurture track", "All")

@@ -886,7 +886,8 @@ def run_scenario(
 def compare_report(
     profiles_dir: Path, target: str, exp: reference.Expected, diffs: Differences
 ) -> None:
-    """funnel-report prints each stage's current and reached counts as the reference has them."""
+    """funnel-report prints each stage's current and reached counts, and the queue's items
+    per type, as the reference has them."""
     report = subprocess.run(
         [str(BIN / "funnel-report"), "--profiles-dir", str(profiles_dir), "--target", target],
         capture_output=True,
@@ -905,6 +906,17 @@ def compare_report(
             "funnel-report",
             any(line.split()[:3] == fields for line in lines if line.strip()),
             f"no line starting {fields}",
+        )
+    # the queue summary: one line per priority, queue type and department, with its count
+    per_type = Counter((item["priority"], item["queue_type"]) for item in exp.queue.values())
+    for (priority, queue_type), items in per_type.items():
+        diffs.check(
+            "funnel-report",
+            any(
+                line.split()[:2] == [str(priority), queue_type] and line.split()[-2] == f"{items:,}"
+                for line in lines
+            ),
+            f"no queue line for priority {priority} {queue_type} with {items:,} items",
         )
 
 
