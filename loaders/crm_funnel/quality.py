@@ -147,6 +147,13 @@ channel_funnel as (
 ),
 lead_sources as (
     select cast(coalesce(sum(contacts), 0) as bigint) as n from {marts}.rpt_intent_by_source
+),
+memberships as (
+    select cast(coalesce(sum(contacts), 0) as bigint) as n from {marts}.rpt_funnel_membership
+),
+stories as (select count(*) as n from {marts}.rpt_contact_360),
+transitioned as (
+    select count(distinct contact_id) as n from {marts}.fct_lifecycle_transitions
 )
 select
     raw_events.n as raw_events,
@@ -158,7 +165,10 @@ select
     contacts_with_activities.n as contacts_with_activities,
     funnel.n as contacts_in_rpt_funnel,
     channel_funnel.n as contacts_in_rpt_channel_effectiveness,
-    lead_sources.n as contacts_in_rpt_intent_by_source
+    lead_sources.n as contacts_in_rpt_intent_by_source,
+    memberships.n as contacts_in_rpt_funnel_membership,
+    stories.n as contacts_in_rpt_contact_360,
+    transitioned.n as contacts_with_transitions
 from raw_events
 cross join activities
 cross join duplicates
@@ -168,6 +178,9 @@ cross join contacts_with_activities
 cross join funnel
 cross join channel_funnel
 cross join lead_sources
+cross join memberships
+cross join stories
+cross join transitioned
 """
 
 SUITES: tuple[Suite, ...] = (
@@ -220,8 +233,10 @@ SUITES: tuple[Suite, ...] = (
             "became_lead_at",
             "lifetime_intent_score",
             "intent_score",
+            "lifecycle_state",
+            "lifecycle_state_since",
         ),
-        non_negative=("events_total",),
+        non_negative=("events_total", "lifetime_revenue", "referrals_given"),
         at_least=(
             ("intent_score", "intent_score_floor"),
             ("lifetime_intent_score", "intent_score_floor"),
@@ -242,6 +257,21 @@ SUITES: tuple[Suite, ...] = (
         not_null=("contact_id", "load_id", "event_type", "channel", "intent_weight", "event_at"),
     ),
     Suite(
+        "fct_lifecycle_transitions",
+        "One row per lifecycle change; each contact's changes are numbered from 1.",
+        key=("transition_id",),
+        not_null=("contact_id", "to_state", "trigger", "transitioned_at"),
+        non_negative=("transition_number",),
+    ),
+    Suite(
+        "rpt_orchestrator_queue",
+        "One item per contact and queue rule, due on or after it was detected.",
+        key=("queue_item_id",),
+        not_null=("contact_id", "queue_type", "title", "owner_department", "detected_at"),
+        non_negative=("priority",),
+        at_least=(("due_at", "detected_at"),),
+    ),
+    Suite(
         "fct_quarantined_events",
         "One row per quarantined event, with the first rule it breaks.",
         key=("event_key",),
@@ -250,13 +280,17 @@ SUITES: tuple[Suite, ...] = (
     Suite(
         "reconciliation",
         "Nothing vanishes, nothing is counted twice: raw events = activities + duplicates "
-        "+ quarantined, and every contact is counted once in each funnel mart.",
+        "+ quarantined, and every contact is counted once in each funnel and lifecycle "
+        "mart and has a lifecycle history.",
         equal=(
             ("raw_events", "activities_duplicates_quarantined"),
             ("contacts", "contacts_with_activities"),
             ("contacts", "contacts_in_rpt_funnel"),
             ("contacts", "contacts_in_rpt_channel_effectiveness"),
             ("contacts", "contacts_in_rpt_intent_by_source"),
+            ("contacts", "contacts_in_rpt_funnel_membership"),
+            ("contacts", "contacts_in_rpt_contact_360"),
+            ("contacts", "contacts_with_transitions"),
         ),
         query=RECONCILIATION_SQL,
     ),

@@ -370,30 +370,28 @@ def table_with(driver: Any, column: str) -> dict[str, dict[str, str]]:
 
 
 def table_rows(driver: Any, column: str) -> list[dict[str, str]]:
-    """The rows (in order, first column included) of the ``st.table`` with ``column``."""
+    """The rows, in order, of the ``st.table`` with ``column``; the first column is "label"."""
     for rows in driver.execute_script(TABLES_JS):
         header, *body = [row for row in rows if any(row)]
-        if body and not any(body[0][1:]):  # the row naming the label column
-            header, body = [body[0][0], *header[1:]], body[1:]
+        header = ["label", *header[1:]]  # the label column's header cell is empty
         if column in header:
             return [dict(zip(header, row, strict=True)) for row in body]
     pytest.fail(f"no table with a column {column!r} on the page:\n{main_text(driver)[:2000]}")
 
 
 def _selectbox(driver: Any, label: str) -> Any:
-    for box in driver.find_elements(
-        "css selector", "[data-testid='stMain'] [data-testid='stSelectbox']"
-    ):
-        if box.text.strip().splitlines()[0].strip() == label:
-            return box
-    return None
+    """The input of the ``st.selectbox`` labelled ``label`` (a combobox named by the label)."""
+    found = driver.find_elements(
+        "css selector",
+        f"[data-testid='stMain'] [data-testid='stSelectbox'] input[aria-label='{label}']",
+    )
+    return found[0] if found else None
 
 
 def choose(driver: Any, label: str, option: str) -> str:
     """Pick ``option`` in the ``st.selectbox`` labelled ``label``; return the settled text."""
     wait_for(driver, _idle, 30, "the dashboard to be idle")
-    box = wait_for(driver, lambda d: _selectbox(d, label), 30, f"a selectbox {label!r}")
-    box.find_element("css selector", "[data-baseweb='select']").click()
+    wait_for(driver, lambda d: _selectbox(d, label), 30, f"a selectbox {label!r}").click()
     wanted = wait_for(
         driver,
         lambda d: [o for o in d.find_elements("css selector", "[role='option']")
@@ -404,7 +402,7 @@ def choose(driver: Any, label: str, option: str) -> str:
     wanted[0].click()
     wait_for(
         driver,
-        lambda d: option in _selectbox(d, label).text.splitlines()[1:],
+        lambda d: _selectbox(d, label).get_attribute("value") == option,
         30,
         lambda: f"{label!r} to show {option!r}",
     )
@@ -548,7 +546,7 @@ def test_contact_search_shows_one_story(driver: Any, expected: dict[str, Any]) -
     assert transitions, "every contact has at least its entry transition"
     assert f"Lifecycle transitions ({len(transitions):,})" in text
     rows = table_rows(driver, "Trigger")
-    assert [(count(r["#"]), r["From"], r["To"], r["Trigger"]) for r in rows] == transitions
+    assert [(count(r["label"]), r["From"], r["To"], r["Trigger"]) for r in rows] == transitions
     assert rows[-1]["To"] == state  # the current state is the last transition's
     shoot(driver, "Contact search")
 
@@ -615,7 +613,7 @@ def test_lifecycle_page_shows_states_and_movements(driver: Any, expected: dict[s
     # from -> to by trigger: the summary equals the transitions grouped here
     moves = table_rows(driver, "Trigger")
     shown = sorted(
-        (r["Move"], r["Trigger"], count(r["Transitions"]), count(r["Contacts"])) for r in moves
+        (r["label"], r["Trigger"], count(r["Transitions"]), count(r["Contacts"])) for r in moves
     )
     assert shown == sorted(expected["moves"])
     total = sum(n for _, _, n, _ in expected["moves"])
