@@ -766,17 +766,17 @@ def contact_lifecycle(reader: Reader, contact: pd.Series) -> None:
     cards = (
         ("Lifecycle state", fmt_text(c360["lifecycle_state"]) + manual),
         ("In that state since", fmt_day(c360["lifecycle_state_since"])),
-        ("Lifecycle funnel", fmt_text(c360["lifecycle_funnel"])),
         ("Open queue items", fmt_int(c360["open_queue_items"])),
     )
     for column, (label, value) in zip(st.columns(len(cards)), cards, strict=True):
         column.metric(label, value, border=True)
+    funnel = f"**Lifecycle funnel:** {fmt_text(c360['lifecycle_funnel'])}"
     if _is_null(c360["next_action"]):
-        st.markdown("**Next action:** none (no open item in the orchestrator queue).")
+        st.markdown(f"{funnel}  \n**Next action:** none (no open item in the orchestrator queue).")
     else:
         st.markdown(
-            f"**Next action:** {c360['next_action']} · due {fmt_time(c360['next_action_due_at'])}"
-            f" UTC · owner {fmt_text(c360['owner'])}"
+            f"{funnel}  \n**Next action:** {c360['next_action']} · due "
+            f"{fmt_time(c360['next_action_due_at'])} UTC · owner {fmt_text(c360['owner'])}"
         )
     left, right = st.columns([1, 1])
     with left:
@@ -991,8 +991,8 @@ def nurture_page(reader: Reader) -> None:
 
     st.subheader("Due contacts, most overdue first")
     st.dataframe(
-        due[["email", "nurture_track", "channels", "lifecycle_state", "funnel_stage",
-             "last_outbound_touch_at", "due_at", "days_overdue"]],
+        due[["email", "days_overdue", "due_at", "nurture_track", "channels", "lifecycle_state",
+             "funnel_stage", "last_outbound_touch_at"]],
         hide_index=True,
         width="stretch",
         column_config={
