@@ -1,11 +1,12 @@
 """Erasure: forget a person everywhere, and never land them again.
 
 ``funnel-forget EMAIL...`` deletes every raw event and load error that mentions the
-normalised email, and the person's rows of the state-history snapshot (which a rebuild
-does not replace), and records a salted SHA-256 tombstone in ``raw.erasures``; the loader
-skips every record that mentions a tombstoned address (counted as ``erased_skipped``). The next
-``dbt build`` rebuilds every model without them. The salt lives in ``raw.erasure_salt``,
-so the tombstones never hold an email in clear.
+normalised email, and the person's rows in every table dbt built (incremental models and
+the state-history snapshot keep rows a rebuild does not replace), and records a salted
+SHA-256 tombstone in ``raw.erasures``; the loader skips every record that mentions a
+tombstoned address (counted as ``erased_skipped``). The next ``dbt build`` rebuilds every
+model without them. The salt lives in ``raw.erasure_salt``, so the tombstones never hold
+an email in clear.
 """
 
 from __future__ import annotations
@@ -81,9 +82,14 @@ def read_tombstones(backend: Backend) -> Tombstones:
     return backend.transaction("reading the erasure tombstones", work)
 
 
-# The dbt snapshot keeps history that a rebuild does not replace: rows are deleted by
-# contact_id (the MD5 of the normalised email, as the models compute it).
-SNAPSHOT_SCHEMA, SNAPSHOT_TABLE = "snapshots", "snap_contact_states"
+# What dbt builds keeps data a rebuild does not replace (incremental models recompute
+# only the contacts with new data; the snapshot keeps history), so forgetting also
+# deletes, in every table dbt built: the person's rows (by contact_id, the MD5 of the
+# normalised email, as the models compute it) and every row whose raw JSON or properties
+# mention the email. Other contacts whose activities mentioned the person lose their
+# per-contact incremental rows and get their remaining activities re-stamped
+# (validated_at), so the next build recomputes them from what is left.
+MENTION_COLUMNS = ("payload", "properties")
 
 
 def contact_id(email: str) -> str:
@@ -95,25 +101,74 @@ class Forgotten:
     email: str
     events_removed: int
     load_errors_removed: int
-    snapshot_rows_removed: int
+    model_rows_removed: int
 
     def summary(self) -> str:
         return (
             f"forgot {self.email}: removed {self.events_removed:,} raw events and "
-            f"{self.load_errors_removed:,} load errors, {self.snapshot_rows_removed:,} "
-            "state-history rows"
+            f"{self.load_errors_removed:,} load errors, {self.model_rows_removed:,} rows of "
+            "built models"
         )
+
+
+def built_tables(execute: Execute, raw_schema: str) -> dict[str, set[str]]:
+    """Column names of every base table outside the raw schema (what dbt built)."""
+    rows = execute(
+        "select c.table_schema, c.table_name, c.column_name"
+        " from information_schema.columns as c"
+        " inner join information_schema.tables as t"
+        " on c.table_schema = t.table_schema and c.table_name = t.table_name"
+        " where t.table_type = 'BASE TABLE'"
+        " and c.table_schema not in (?, 'information_schema', 'pg_catalog')",
+        [raw_schema],
+    )
+    tables: dict[str, set[str]] = {}
+    for schema, table, column in rows:
+        tables.setdefault(f'"{schema}"."{table}"', set()).add(column.lower())
+    return tables
+
+
+def forget_in_models(execute: Execute, raw_schema: str, email: str, now: Any) -> int:
+    """Delete the person from every built table; re-stamp contacts that mentioned them."""
+    tables = built_tables(execute, raw_schema)
+    person = contact_id(email)
+    mentioners: set[str] = set()
+    for table, columns in tables.items():
+        for column in MENTION_COLUMNS:
+            if column in columns and "contact_id" in columns:
+                found = execute(
+                    f"select distinct contact_id from {table} where strpos(lower({column}), ?) > 0",
+                    [email],
+                )
+                mentioners.update(row[0] for row in found if row[0] != person)
+    removed = 0
+    for table, columns in tables.items():
+        if "contact_id" in columns:
+            removed += len(
+                execute(f"delete from {table} where contact_id = ? returning 1", [person])
+            )
+        for column in MENTION_COLUMNS:
+            if column in columns:
+                removed += len(
+                    execute(
+                        f"delete from {table} where strpos(lower({column}), ?) > 0 returning 1",
+                        [email],
+                    )
+                )
+    for other in sorted(mentioners):
+        for table, columns in tables.items():
+            if {"contact_id", "refreshed_at"} <= columns:  # per-contact incremental rows
+                execute(f"delete from {table} where contact_id = ?", [other])
+            if {"contact_id", "validated_at"} <= columns:  # their remaining activities
+                execute(f"update {table} set validated_at = ? where contact_id = ?", [now, other])
+    return removed
 
 
 def forget(backend: Backend, emails: Iterable[str], erased_at: Any) -> list[Forgotten]:
-    """Delete every raw row that mentions each email and record its tombstone (one transaction)."""
+    """Delete every raw and built row of each email and record its tombstone (one transaction)."""
     s = backend.schema
 
     def work(execute: Execute) -> list[Forgotten]:
-        has_snapshot = execute(
-            "select 1 from information_schema.tables where table_schema = ? and table_name = ?",
-            [SNAPSHOT_SCHEMA, SNAPSHOT_TABLE],
-        )
         salt_rows = execute(f"select salt from {s}.erasure_salt")
         if salt_rows:
             salt = salt_rows[0][0]
@@ -134,14 +189,8 @@ def forget(backend: Backend, emails: Iterable[str], erased_at: Any) -> list[Forg
                 f"delete from {s}.load_errors where strpos(lower(raw_text), ?) > 0 returning 1",
                 [email],
             )
-            history = []
-            if has_snapshot:
-                history = execute(
-                    f"delete from {SNAPSHOT_SCHEMA}.{SNAPSHOT_TABLE} where contact_id = ? "
-                    "returning 1",
-                    [contact_id(email)],
-                )
-            done.append(Forgotten(email, len(events), len(errors), len(history)))
+            modelled = forget_in_models(execute, s, email, erased_at)
+            done.append(Forgotten(email, len(events), len(errors), modelled))
         return done
 
     return backend.transaction("forgetting", work)

@@ -357,17 +357,18 @@ def _admin(server: dict[str, Any]):
     return con
 
 
-@pytest.fixture
-def pg_database(pg_server: dict[str, Any]) -> Iterator[dict[str, Any]]:
+@contextlib.contextmanager
+def _fresh_database(server: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """A uniquely named database on ``server``, dropped afterwards."""
     name = f"crm_funnel_test_{uuid.uuid4().hex[:8]}"
-    con = _admin(pg_server)
+    con = _admin(server)
     try:
         with con.cursor() as cur:
             cur.execute(f'create database "{name}"')
     finally:
         con.close()
-    yield {**pg_server, "dbname": name}
-    con = _admin(pg_server)
+    yield {**server, "dbname": name}
+    con = _admin(server)
     try:
         with con.cursor() as cur:
             cur.execute(f'drop database if exists "{name}" with (force)')
@@ -375,20 +376,51 @@ def pg_database(pg_server: dict[str, Any]) -> Iterator[dict[str, Any]]:
         con.close()
 
 
+@pytest.fixture
+def pg_database(pg_server: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    with _fresh_database(pg_server) as database:
+        yield database
+
+
+@pytest.fixture
+def pg_database_2(pg_server: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """A second fresh database, for tests that compare two warehouses."""
+    with _fresh_database(pg_server) as database:
+        yield database
+
+
 # --------------------------------------------------------------------------- profiles
+
+
+def _duckdb_ref(folder: Path) -> ProfileRef:
+    path = folder / "crm_funnel.duckdb"
+    profiles_dir = write_profiles(folder / "profiles", "duckdb", path=path)
+    return ProfileRef(profiles_dir, TARGET, "duckdb", {"path": path})
+
+
+def _postgres_ref(folder: Path, database: dict[str, Any]) -> ProfileRef:
+    profiles_dir = write_profiles(folder / "profiles", "postgres", **database)
+    return ProfileRef(profiles_dir, TARGET, "postgres", dict(database))
 
 
 @pytest.fixture
 def duckdb_profile(tmp_path: Path) -> ProfileRef:
-    path = tmp_path / "crm_funnel.duckdb"
-    profiles_dir = write_profiles(tmp_path / "profiles", "duckdb", path=path)
-    return ProfileRef(profiles_dir, TARGET, "duckdb", {"path": path})
+    return _duckdb_ref(tmp_path)
 
 
 @pytest.fixture
 def postgres_profile(tmp_path: Path, pg_database: dict[str, Any]) -> ProfileRef:
-    profiles_dir = write_profiles(tmp_path / "profiles", "postgres", **pg_database)
-    return ProfileRef(profiles_dir, TARGET, "postgres", dict(pg_database))
+    return _postgres_ref(tmp_path, pg_database)
+
+
+@pytest.fixture
+def duckdb_profile_2(tmp_path: Path) -> ProfileRef:
+    return _duckdb_ref(tmp_path / "second")
+
+
+@pytest.fixture
+def postgres_profile_2(tmp_path: Path, pg_database_2: dict[str, Any]) -> ProfileRef:
+    return _postgres_ref(tmp_path / "second", pg_database_2)
 
 
 @pytest.fixture(params=["duckdb", "postgres"])

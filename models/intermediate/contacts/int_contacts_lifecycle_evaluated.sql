@@ -1,10 +1,17 @@
 {#- Each contact's lifecycle as of its last moment: the state and since when
     (its last transition), the facts behind the VIP and outreach rules, and the
-    re-engagement progress of the dormant spell it is in. -#}
+    re-engagement progress of the dormant spell it is in. Incremental: a run
+    recomputes the contacts whose lifecycle this run replayed. -#}
+
+{{ config(
+    materialized=incremental_materialization(),
+    unique_key='contact_id',
+    incremental_strategy='delete+insert',
+) }}
 
 with
 
-moments as (
+all_moments as (
 
     select * from {{ ref('int_lifecycle_moments_evaluated') }}
 
@@ -16,9 +23,29 @@ transitions as (
 
 ),
 
-activities as (
+all_activities as (
 
     select * from {{ ref('int_lifecycle_activities_flagged') }}
+
+),
+
+moments as (
+
+    select *
+    from all_moments
+    {%- if is_incremental() %}
+        where all_moments.refreshed_at > (select max(held.refreshed_at) from {{ this }} as held)
+    {%- endif %}
+
+),
+
+activities as (
+
+    select all_activities.*
+    from all_activities
+    {%- if is_incremental() %}
+        where all_activities.contact_id in (select moments.contact_id from moments)
+    {%- endif %}
 
 ),
 
@@ -49,6 +76,9 @@ last_transitions as (
             order by transition_number desc
         ) as recency_rank
     from transitions
+    {%- if is_incremental() %}
+        where transitions.contact_id in (select moments.contact_id from moments)
+    {%- endif %}
 
 ),
 
@@ -85,7 +115,8 @@ final as (
         touches.last_outbound_touch_at,
         touches.last_signal_at,
         case when last_moments.is_dormant_rule then last_moments.spell_started_at end as dormant_since,
-        spells.last_reengagement_attempt_at
+        spells.last_reengagement_attempt_at,
+        last_moments.refreshed_at
 
     from last_moments
     inner join last_transitions

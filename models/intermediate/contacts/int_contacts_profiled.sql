@@ -1,11 +1,28 @@
 {#- One row per contact (normalised email) with identity and activity span:
-    channel and lead source of first touch, latest known company and industry. -#}
+    channel and lead source of first touch, latest known company and industry.
+    Incremental: a run recomputes only the contacts with new activities. -#}
+
+{{ config(
+    materialized=incremental_materialization(),
+    unique_key='contact_id',
+    incremental_strategy='delete+insert',
+) }}
 
 with
 
 activities as (
 
     select * from {{ ref('fct_activities') }}
+
+),
+
+activities_in_scope as (
+
+    select activities.*
+    from activities
+    {%- if is_incremental() %}
+        where activities.contact_id in ({{ contacts_with_new_activities('activities') }})
+    {%- endif %}
 
 ),
 
@@ -29,7 +46,7 @@ ranked as (
             partition by contact_id
             order by case when industry is null then 1 else 0 end, event_at desc, activity_id desc
         ) as industry_rank
-    from activities
+    from activities_in_scope
 
 ),
 
@@ -78,7 +95,8 @@ final as (
         -- timestamps
         first_activity_at,
         last_activity_at,
-        last_engagement_at
+        last_engagement_at,
+        {{ run_started_timestamp() }} as refreshed_at
 
     from aggregated
 

@@ -1,6 +1,14 @@
 {#- When each contact first met each funnel stage's rule, replayed over the
     activity stream. Stages are monotone: reaching a stage implies the lower
-    ones, at the latest at the same time. -#}
+    ones, at the latest at the same time.
+    Incremental: a run recomputes only the contacts with new activities. -#}
+
+{{ config(
+    materialized=incremental_materialization(),
+    unique_key='contact_id',
+    incremental_strategy='delete+insert',
+) }}
+
 
 {%- set mql_rule = in_list('event_type', var('mql_trigger_events'))
     ~ ' or running_score >= ' ~ var('mql_score_threshold') -%}
@@ -17,6 +25,16 @@ activities as (
 
 ),
 
+activities_in_scope as (
+
+    select activities.*
+    from activities
+    {%- if is_incremental() %}
+        where activities.contact_id in ({{ contacts_with_new_activities('activities') }})
+    {%- endif %}
+
+),
+
 running_scores as (
 
     select
@@ -28,7 +46,7 @@ running_scores as (
             order by event_at, activity_id
             rows between unbounded preceding and current row
         ) as running_score
-    from activities
+    from activities_in_scope
 
 ),
 
@@ -59,13 +77,13 @@ opportunities as (
 
     select
         criteria.contact_id,
-        min(activities.event_at) as opportunity_criteria_at
+        min(activities_in_scope.event_at) as opportunity_criteria_at
     from criteria
-    inner join activities
+    inner join activities_in_scope
         on
-            criteria.contact_id = activities.contact_id
-            and criteria.sql_criteria_at <= activities.event_at
-    where {{ in_list('activities.event_type', var('opportunity_trigger_events')) }}
+            criteria.contact_id = activities_in_scope.contact_id
+            and criteria.sql_criteria_at <= activities_in_scope.event_at
+    where {{ in_list('activities_in_scope.event_type', var('opportunity_trigger_events')) }}
     group by criteria.contact_id
 
 ),
@@ -111,7 +129,8 @@ final as (
         {{ earliest('mql_criteria_at', 'became_sql_at') }} as became_mql_at,
         became_sql_at,
         became_opportunity_at,
-        became_customer_at
+        became_customer_at,
+        {{ run_started_timestamp() }} as refreshed_at
 
     from sql_backfilled
 

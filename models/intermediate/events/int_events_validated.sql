@@ -1,13 +1,72 @@
 {#- Every landed raw event, classified: its canonical event type (through the
     vocabulary and alias seeds), whether it repeats an earlier event key, and
     the first rule it breaks (null when it is a valid activity). A
-    manual_override must name one of the lifecycle_states. -#}
+    manual_override must name one of the lifecycle_states.
+
+    Incremental: a run classifies only the loads it has not seen (loaded at or
+    after the newest load it holds), plus the events it holds as out of range,
+    which a later as_of can make valid (an event inside the future tolerance).
+    Changing a rule var or seed needs `dbt build --full-refresh`. -#}
+
+{{ config(
+    materialized=incremental_materialization(),
+    unique_key=['load_id', 'source_position'],
+    incremental_strategy='delete+insert',
+) }}
+
+{%- set stg_columns = [
+    'event_key', 'load_id', 'email', 'event_type_input', 'channel', 'company', 'industry',
+    'lead_source', 'event_time_text', 'properties', 'currency', 'bounce_type',
+    'override_state', 'override_set_by', 'campaign_id', 'payload', 'source_file',
+    'source_format', 'source_position', 'amount', 'sequence_step', 'contract_end_date',
+    'event_at', 'scheduled_at', 'loaded_at',
+] -%}
 
 with
 
-events as (
+staged as (
 
     select * from {{ ref('stg_raw__events') }}
+
+),
+
+{% if is_incremental() %}
+
+held_loads as (
+
+    select
+        load_id,
+        max(loaded_at) as loaded_at
+    from {{ this }}
+    group by load_id
+
+),
+
+earlier_keys as (
+
+    select distinct event_key
+    from {{ this }}
+    where rejection_reason is distinct from 'event_time out of range'
+
+),
+
+{% endif %}
+
+events as (
+
+    select {{ stg_columns | join(', ') }}
+    from staged
+    {%- if is_incremental() %}
+        where
+            staged.loaded_at >= (select max(held_loads.loaded_at) from held_loads)
+            and staged.load_id not in (select held_loads.load_id from held_loads)
+
+        union all
+
+        select {{ stg_columns | join(', ') }}
+        from {{ this }}
+        where rejection_reason = 'event_time out of range'
+    {%- endif %}
 
 ),
 
@@ -67,12 +126,16 @@ canonicalised as (
 ranked as (
 
     select
-        *,
+        canonicalised.*,
         row_number() over (
-            partition by event_key
-            order by loaded_at, load_id, source_position
-        ) as event_key_occurrence
+            partition by canonicalised.event_key
+            order by canonicalised.loaded_at, canonicalised.load_id, canonicalised.source_position
+        ) {% if is_incremental() %}+ case when earlier_keys.event_key is null then 0 else 1 end {% endif %}as event_key_occurrence
     from canonicalised
+    {%- if is_incremental() %}
+        left join earlier_keys
+            on canonicalised.event_key = earlier_keys.event_key
+    {%- endif %}
 
 ),
 
@@ -151,7 +214,8 @@ final as (
         -- timestamps
         event_at,
         scheduled_at,
-        loaded_at
+        loaded_at,
+        {{ run_started_timestamp() }} as validated_at
 
     from classified
 

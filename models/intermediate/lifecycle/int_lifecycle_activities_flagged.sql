@@ -1,6 +1,9 @@
 {#- Every activity with the lifecycle signals it counts for (seed
     lifecycle_signals, plus the opt-out, customer and hard-bounce vars), so the
-    state rules read flags, never event type names. -#}
+    state rules read flags, never event type names. A view: the incremental
+    lifecycle models read it for the contacts they recompute. -#}
+
+{{ config(materialized='view') }}
 
 {%- set signal_names = ['hot', 'warm', 'open', 'click', 'referral', 'revenue', 'alumni', 'hard_bounce', 'signal'] -%}
 
@@ -64,7 +67,8 @@ final as (
         ) as is_hard_bounce,
 
         -- timestamps
-        activities.event_at
+        activities.event_at,
+        activities.validated_at
 
     from activities
     left join signals_by_event_type as signals

@@ -3,7 +3,16 @@
     time-based instant without any: a dormant spell starting, or a spell's
     re-engagement running out. At each moment the cumulative facts so far give
     the state by the precedence of the lifecycle_states seed; an active manual
-    override (no engagement or opt-out after it) wins over the rules. -#}
+    override (no engagement or opt-out after it) wins over the rules.
+    Incremental: a run replays only the contacts with new activities, or with a
+    dormant spell that started or ran out since the as_of of the previous run
+    (all contacts when as_of moved back). -#}
+
+{{ config(
+    materialized=incremental_materialization(),
+    unique_key='contact_id',
+    incremental_strategy='delete+insert',
+) }}
 
 {%- set counted = [
     'is_opt_out', 'is_hard_bounce', 'is_referral', 'is_alumni', 'is_customer',
@@ -24,6 +33,70 @@ spells as (
 
 ),
 
+{% if is_incremental() %}
+
+held as (
+
+    select max(refreshed_as_of) as refreshed_as_of from {{ this }}
+
+),
+
+contacts_to_refresh as (
+
+    {{ contacts_with_new_activities('activities') }}
+
+    union
+
+    select spells.contact_id
+    from spells
+    cross join held
+    where
+        (spells.spell_started_at > held.refreshed_as_of and spells.spell_started_at <= {{ as_of_timestamp() }})
+        or (spells.exhausted_at > held.refreshed_as_of and spells.exhausted_at <= {{ as_of_timestamp() }})
+
+    union
+
+    select activities.contact_id
+    from activities
+    cross join held
+    where {{ as_of_timestamp() }} < held.refreshed_as_of
+
+),
+
+activities_in_scope as (
+
+    select activities.*
+    from activities
+    inner join contacts_to_refresh
+        on activities.contact_id = contacts_to_refresh.contact_id
+
+),
+
+spells_in_scope as (
+
+    select spells.*
+    from spells
+    inner join contacts_to_refresh
+        on spells.contact_id = contacts_to_refresh.contact_id
+
+),
+
+{% else %}
+
+    activities_in_scope as (
+
+        select * from activities
+
+    ),
+
+    spells_in_scope as (
+
+        select * from spells
+
+    ),
+
+{% endif %}
+
 ranked_activities as (
 
     select
@@ -36,7 +109,7 @@ ranked_activities as (
             partition by contact_id, event_at, is_manual_override
             order by activity_id desc
         ) as last_override_at_instant_rank
-    from activities
+    from activities_in_scope
 
 ),
 
@@ -68,14 +141,14 @@ time_based as (
     select
         contact_id,
         spell_started_at as moment_at
-    from spells
+    from spells_in_scope
 
     union all
 
     select
         contact_id,
         exhausted_at as moment_at
-    from spells
+    from spells_in_scope
     where exhausted_at <= {{ as_of_timestamp() }}
 
 ),
@@ -179,7 +252,7 @@ with_spell as (
         coalesce(spells.spell_started_at <= with_override.moment_at, false) as is_in_dormant_spell,
         coalesce(spells.exhausted_at <= with_override.moment_at, false) as is_reengagement_exhausted
     from with_override
-    left join spells
+    left join spells_in_scope as spells
         on
             with_override.contact_id = spells.contact_id
             and with_override.last_engaged_at = spells.engaged_at
@@ -260,7 +333,9 @@ final as (
 
         -- timestamps
         moment_at,
-        spell_started_at
+        spell_started_at,
+        {{ run_started_timestamp() }} as refreshed_at,
+        {{ as_of_timestamp() }} as refreshed_as_of
 
     from resolved
 

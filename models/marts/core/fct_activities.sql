@@ -1,7 +1,17 @@
 {#- One row per valid, deduplicated event: the activity stream every contact
     model is built from, with the typed properties the rules read. Amounts are
     also converted to the var reporting_currency (seed fx_rates; an amount
-    without a currency is in the reporting currency, an unknown one gives null). -#}
+    without a currency is in the reporting currency, an unknown one gives null).
+    Incremental: a run adds the events validated since the newest it holds. -#}
+
+{#- The contract guards the columns; on PostgreSQL a contract's varchar and the
+    new rows' text would otherwise count as a schema change. -#}
+{{ config(
+    materialized=incremental_materialization(),
+    unique_key='activity_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='append_new_columns',
+) }}
 
 with
 
@@ -71,14 +81,19 @@ final as (
         -- timestamps
         events.event_at,
         events.scheduled_at,
-        events.loaded_at
+        events.loaded_at,
+        events.validated_at
 
     from events
     left join reporting_rate
         on 1 = 1
     left join fx_rates
         on coalesce(events.currency, '{{ var("reporting_currency") }}') = fx_rates.currency
-    where events.is_activity
+    where
+        {% if is_incremental() -%}
+            events.validated_at > (select max(held.validated_at) from {{ this }} as held) and
+        {% endif -%}
+        events.is_activity
 
 )
 

@@ -1,11 +1,31 @@
 {#- The lifecycle audit log: one row per change of a contact's lifecycle state
-    (and one for the state it enters with), replayed over the activity stream. -#}
+    (and one for the state it enters with), replayed over the activity stream.
+    Incremental: a run rewrites the history of the contacts replayed by this run. -#}
+
+{#- The contract guards the columns; on PostgreSQL a contract's varchar and the
+    new rows' text would otherwise count as a schema change. -#}
+{{ config(
+    materialized=incremental_materialization(),
+    unique_key='contact_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='append_new_columns',
+) }}
 
 with
 
-moments as (
+all_moments as (
 
     select * from {{ ref('int_lifecycle_moments_evaluated') }}
+
+),
+
+moments as (
+
+    select *
+    from all_moments
+    {%- if is_incremental() %}
+        where all_moments.refreshed_at > (select max(held.refreshed_at) from {{ this }} as held)
+    {%- endif %}
 
 ),
 
@@ -59,7 +79,8 @@ final as (
         coalesce(is_from_manual_override, false) as is_from_manual_override,
 
         -- timestamps
-        moment_at as transitioned_at
+        moment_at as transitioned_at,
+        refreshed_at
 
     from changes
 
