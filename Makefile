@@ -13,7 +13,7 @@ INBOX ?= data/inbox
 DBT := $(BIN)/dbt
 export DBT_PROFILES_DIR := $(CURDIR)
 
-.PHONY: help install warehouse quality demo pipeline dashboard docs browsers test lint clean
+.PHONY: help install warehouse quality demo pipeline dashboard docs browsers test lint bench clean
 
 help:
 	@echo "make demo    create .venv, generate $(DEMO_EVENTS) sample events, load them into DuckDB, dbt build, print the funnel"
@@ -23,6 +23,7 @@ help:
 	@echo "make dashboard  the Streamlit dashboard on http://127.0.0.1:8501 (after make demo)"
 	@echo "make docs    dbt docs (lineage, every model and rule) on http://127.0.0.1:8080"
 	@echo "make lint    sqlfluff on models and tests, dbt-score conventions, ruff on Python"
+	@echo "make bench   benchmark: load + dbt build of 100k and 1m generated events on DuckDB and PostgreSQL (SIZE=10m adds 10m); table and target/bench.json"
 	@echo "make clean   remove build output, the demo database and sample data"
 
 $(STAMP): pyproject.toml
@@ -76,6 +77,9 @@ test: install browsers
 	$(BIN)/pytest
 	$(MAKE) quality
 	$(MAKE) lint
+
+bench: install
+	$(BIN)/funnel-bench --sizes 100k,1m$(SIZE:%=,%)
 
 lint: install
 	$(BIN)/sqlfluff lint models tests/data_tests snapshots
