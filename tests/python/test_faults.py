@@ -40,7 +40,7 @@ AS_OF = "2026-07-01T00:00:00Z"
 DBT_VARS = {"as_of": AS_OF}
 BIG_EVENTS = 400_000
 HEAD_LINES = 2_000
-TIMEOUT = 90  # seconds, for any one subprocess or wait
+TIMEOUT = 90  # seconds, for any one loader subprocess or wait (dbt builds: run_dbt's own limit)
 
 
 # --------------------------------------------------------------------------- input files
@@ -380,7 +380,7 @@ def test_dbt_build_during_a_load_sees_only_committed_loads(
             )
             assert raw_state(ref) == head  # 398,500 rows written, none visible
 
-            run_dbt(ref, "build", work_dir=tmp_path, dbt_vars=DBT_VARS, timeout=TIMEOUT)
+            run_dbt(ref, "build", work_dir=tmp_path, dbt_vars=DBT_VARS)
             assert loader.proc.poll() is None  # still in flight after the whole build
 
             activities, quarantined, duplicates = fetch(
@@ -431,10 +431,10 @@ def test_building_twice_gives_identical_marts(
     proc = run_funnel_load(*ref.cli_args(), "--quiet", dirty, timeout=TIMEOUT)
     assert proc.returncode == 0, proc.stderr
 
-    run_dbt(ref, "build", work_dir=tmp_path, dbt_vars=DBT_VARS, timeout=TIMEOUT)
+    run_dbt(ref, "build", work_dir=tmp_path, dbt_vars=DBT_VARS)
     first = marts(ref)
     assert len(first["fct_activities"]) > 1000
-    run_dbt(ref, "build", work_dir=tmp_path, dbt_vars=DBT_VARS, timeout=TIMEOUT)
+    run_dbt(ref, "build", work_dir=tmp_path, dbt_vars=DBT_VARS)
     second = marts(ref)
     assert second.keys() == first.keys()
     for name in first:
