@@ -13,7 +13,7 @@ INBOX ?= data/inbox
 DBT := $(BIN)/dbt
 export DBT_PROFILES_DIR := $(CURDIR)
 
-.PHONY: help install warehouse quality demo pipeline dashboard docs browsers test lint bench clean
+.PHONY: help install warehouse quality demo pipeline dashboard docs browsers java test test-spark lint bench clean
 
 help:
 	@echo "make demo    create .venv, generate $(DEMO_EVENTS) sample events, load them into DuckDB, dbt build, print the funnel"
@@ -23,6 +23,7 @@ help:
 	@echo "make dashboard  the Streamlit dashboard on http://127.0.0.1:8501 (after make demo)"
 	@echo "make docs    dbt docs (lineage, every model and rule) on http://127.0.0.1:8080"
 	@echo "make lint    sqlfluff on models and tests, dbt-score conventions, ruff on Python"
+	@echo "make test-spark  the full dbt build on local Spark (pyspark, Java 17), compared with DuckDB (part of make test)"
 	@echo "make bench   benchmark: load + dbt build of 100k and 1m generated events on DuckDB and PostgreSQL (SIZE=10m adds 10m); table and target/bench.json"
 	@echo "make clean   remove build output, the demo database and sample data"
 
@@ -30,7 +31,7 @@ $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.10+ (or run make PYTHON=/path/to/python3)"; exit 2; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,spark]'
 	@touch $@
 
 install: $(STAMP) profiles.yml
@@ -73,16 +74,26 @@ browsers:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
 	else echo "error: the browser tests need /usr/bin/chromium and /usr/bin/chromedriver: sudo apt-get install -y chromium chromium-driver"; exit 2; fi
 
-test: install browsers
+# The Spark target runs on a local pyspark, which needs a Java runtime.
+java:
+	@if command -v java >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless; \
+	else echo "error: the Spark tests need Java 17: sudo apt-get install -y openjdk-17-jre-headless"; exit 2; fi
+
+test: install browsers java
 	$(BIN)/pytest
 	$(MAKE) quality
 	$(MAKE) lint
+
+test-spark: install java
+	$(BIN)/pytest tests/python/test_spark.py
 
 bench: install
 	$(BIN)/funnel-bench --sizes 100k,1m$(SIZE:%=,%)
 
 lint: install
-	$(BIN)/sqlfluff lint models tests/data_tests snapshots
+	CRM_FUNNEL_DUCKDB_PATH=target/sqlfluff-empty.duckdb $(BIN)/sqlfluff lint models tests/data_tests snapshots
 	$(DBT) parse --quiet
 	PYTHONPATH=lint $(BIN)/dbt-score lint --namespace crm_funnel_conventions \
 		--manifest target/manifest.json --fail-project-under 10 --fail-any-item-under 10

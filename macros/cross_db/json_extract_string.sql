@@ -1,6 +1,5 @@
 {#- Like json_extract_text, but only a JSON string counts: numbers, booleans,
-    objects and arrays give null. (Spark cannot tell the types apart here, so
-    there any scalar comes back as text.) -#}
+    objects and arrays give null. -#}
 {% macro json_extract_string(document, keys) -%}
     {{ return(adapter.dispatch('json_extract_string', 'crm_funnel')(document, keys)) }}
 {%- endmacro %}
@@ -19,6 +18,19 @@
     end
 {%- endmacro %}
 
+{#- Spark's get_json_object returns a string's content and any other value's
+    JSON text alike, so the value counts as a string when the parent object, as
+    get_json_object re-serialises it (compact), holds "key": followed by the value
+    quoted as JSON. (A nested object holding the same key with that quoted value
+    would pass too.) -#}
 {% macro spark__json_extract_string(document, keys) -%}
-    {{ json_extract_text(document, keys) }}
+    {%- set value = json_extract_text(document, keys) -%}
+    {%- set quoted = 'to_json(array(' ~ value ~ '))' -%}
+    case
+        when instr(
+            get_json_object({{ document }}, '{{ (['$'] + keys[:-1]) | join(".") }}'),
+            concat('"{{ keys[-1] }}":', substring({{ quoted }}, 2, length({{ quoted }}) - 2))
+        ) > 0
+            then {{ value }}
+    end
 {%- endmacro %}

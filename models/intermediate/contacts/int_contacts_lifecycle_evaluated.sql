@@ -34,7 +34,7 @@ moments as (
     select *
     from all_moments
     {%- if is_incremental() %}
-        where all_moments.refreshed_at > (select max(held.refreshed_at) from {{ this }} as held)
+        where refreshed_at > (select max(held.refreshed_at) from {{ this }} as held)
     {%- endif %}
 
 ),
@@ -44,7 +44,7 @@ activities as (
     select all_activities.*
     from all_activities
     {%- if is_incremental() %}
-        where all_activities.contact_id in (select moments.contact_id from moments)
+        where contact_id in (select moments.contact_id from moments)
     {%- endif %}
 
 ),
@@ -77,7 +77,7 @@ last_transitions as (
         ) as recency_rank
     from transitions
     {%- if is_incremental() %}
-        where transitions.contact_id in (select moments.contact_id from moments)
+        where contact_id in (select moments.contact_id from moments)
     {%- endif %}
 
 ),

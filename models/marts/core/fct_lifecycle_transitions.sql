@@ -48,10 +48,10 @@ changes as (
 
     select
         *,
-        row_number() over (
+        cast(row_number() over (
             partition by contact_id
             order by moment_at
-        ) as transition_number
+        ) as {{ dbt.type_bigint() }}) as transition_number
     from compared
     where moment_number = 1 or from_state != lifecycle_state
 
