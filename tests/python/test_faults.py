@@ -465,7 +465,13 @@ def test_connection_killed_mid_load_one_line_error_nothing_committed(
     assert out == ""
     message = one_line_error(err)
     assert "PostgreSQL connection failed during load of" in message, message
-    assert "terminating connection due to administrator command" in message, message
+    # the server's reason, or psycopg2's word for the dead connection when the kill lands
+    # between two statements of the batch
+    assert (
+        "terminating connection due to administrator command" in message
+        or "cursor already closed" in message
+        or "connection already closed" in message
+    ), message
     assert "nothing was committed" in message, message
     assert raw_state(ref) == head
 
