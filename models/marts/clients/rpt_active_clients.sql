@@ -1,9 +1,8 @@
-{#- One row per active client (lifecycle state Customer, VIP or Alumni) with
-    the funnel they came from: the `lifecycle_states` funnel of the state they
-    left on their first move into a client state ('Direct' when they entered as
-    a client; 'None' when that state is in no funnel). -#}
-
-{%- set client_states = ['Customer', 'VIP', 'Alumni'] %}
+{#- One row per active client (a lifecycle state with is_client in the
+    lifecycle_states seed: Customer, VIP, Alumni) with the funnel they came from:
+    the `lifecycle_states` funnel of the state they left on their first move into
+    a client state ('Direct' when they entered as a client; 'None' when that
+    state is in no funnel). -#}
 
 with
 
@@ -25,18 +24,27 @@ lifecycle_states as (
 
 ),
 
+client_states as (
+
+    select lifecycle_state
+    from lifecycle_states
+    where is_client
+
+),
+
 client_transitions as (
 
     select
-        contact_id,
-        from_state,
-        transitioned_at,
+        transitions.contact_id,
+        transitions.from_state,
+        transitions.transitioned_at,
         row_number() over (
-            partition by contact_id
-            order by transition_number
+            partition by transitions.contact_id
+            order by transitions.transition_number
         ) as client_transition_number
     from transitions
-    where {{ in_list('to_state', client_states) }}
+    inner join client_states
+        on transitions.to_state = client_states.lifecycle_state
 
 ),
 
@@ -79,9 +87,10 @@ final as (
         contacts.lifecycle_state_since
 
     from contacts
+    inner join client_states
+        on contacts.lifecycle_state = client_states.lifecycle_state
     inner join first_client_transitions
         on contacts.contact_id = first_client_transitions.contact_id
-    where {{ in_list('contacts.lifecycle_state', client_states) }}
 
 )
 
