@@ -6,7 +6,7 @@
 
 {% macro default__json_extract_string(document, keys) -%}
     case
-        when json_type({{ document }}, '$.{{ keys | join(".") }}') = 'VARCHAR'
+        when json_type({{ document }}, '{{ json_path(keys) }}') = 'VARCHAR'
             then {{ json_extract_text(document, keys) }}
     end
 {%- endmacro %}
@@ -22,15 +22,19 @@
     JSON text alike, so the value counts as a string when the parent object, as
     get_json_object re-serialises it (compact), holds "key": followed by the value
     quoted as JSON. (A nested object holding the same key with that quoted value
-    would pass too.) -#}
+    would pass too.) An array element is taken as it comes. -#}
 {% macro spark__json_extract_string(document, keys) -%}
     {%- set value = json_extract_text(document, keys) -%}
+    {%- if keys[-1] is number -%}
+    {{ value }}
+    {%- else -%}
     {%- set quoted = 'to_json(array(' ~ value ~ '))' -%}
     case
         when instr(
-            get_json_object({{ document }}, '{{ (['$'] + keys[:-1]) | join(".") }}'),
+            get_json_object({{ document }}, '{{ json_path(keys[:-1]) }}'),
             concat('"{{ keys[-1] }}":', substring({{ quoted }}, 2, length({{ quoted }}) - 2))
         ) > 0
             then {{ value }}
     end
+    {%- endif -%}
 {%- endmacro %}

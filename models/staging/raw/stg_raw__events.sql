@@ -1,8 +1,12 @@
-{#- One row per landed raw event, with the native fields pulled out of the JSON
-    and typed: email normalised, event time parsed to UTC (null when it is not a
-    valid ISO-8601 timestamp), and the properties the rules read (amount,
-    currency, bounce type, override state, campaign, contract end, meeting time)
-    typed or null. Validation and deduplication happen downstream. -#}
+{#- One row per landed raw event, whatever its source format, with the fields
+    the rules read pulled out of the JSON and typed: email normalised, event
+    time parsed to UTC (null when it is not a valid ISO-8601 timestamp), and the
+    properties (amount, currency, bounce type, override state, campaign, step,
+    contract end, meeting time) typed or null. Each format maps its own fields
+    onto the native ones (docs: source_formats); validation and deduplication
+    happen downstream. -#}
+
+{%- set landed = 'event_key, load_id, source_file, source_position, source_format, payload, loaded_at' -%}
 
 with
 
@@ -21,16 +25,10 @@ parsed as (
 
 ),
 
-extracted as (
+native as (
 
     select
-        event_key,
-        load_id,
-        source_file,
-        source_position,
-        source_format,
-        payload,
-        loaded_at,
+        {{ landed }},
         {{ json_extract_text('payload_document', ['email']) }} as email_text,
         {{ json_extract_text('payload_document', ['event_type']) }} as event_type_text,
         {{ json_extract_text('payload_document', ['channel']) }} as channel_text,
@@ -49,6 +47,120 @@ extracted as (
         {{ json_extract_string('payload_document', ['properties', 'contract_end']) }} as contract_end_text,
         {{ json_extract_string('payload_document', ['properties', 'scheduled_at']) }} as scheduled_at_text
     from parsed
+    where source_format not in ('resend', 'segment')
+
+),
+
+resend_recipients as (
+
+    select
+        *,
+        coalesce(
+            {{ json_extract_string('payload_document', ['data', 'to', 0]) }},
+            {{ json_extract_string('payload_document', ['data', 'to']) }}
+        ) as recipient_text
+    from parsed
+    where source_format = 'resend'
+
+),
+
+resend as (
+
+    select
+        {{ landed }},
+        case
+            when recipient_text like '%<%>%'
+                then {{ dbt.split_part(dbt.split_part('recipient_text', "'<'", 2), "'>'", 1) }}
+            else recipient_text
+        end as email_text,
+        {{ json_extract_string('payload_document', ['type']) }} as event_type_text,
+        'email' as channel_text,
+        {{ json_extract_string('payload_document', ['created_at']) }} as event_time_text,
+        cast(null as {{ dbt.type_string() }}) as company_text,
+        cast(null as {{ dbt.type_string() }}) as industry_text,
+        {{ json_extract_text('payload_document', ['data', 'tags']) }} as properties_text,
+        cast(null as {{ dbt.type_string() }}) as lead_source_text,
+        cast(null as {{ dbt.type_string() }}) as amount_text,
+        cast(null as {{ dbt.type_string() }}) as currency_text,
+        {{ json_extract_string('payload_document', ['data', 'bounce', 'type']) }} as bounce_type_text,
+        cast(null as {{ dbt.type_string() }}) as override_state_text,
+        cast(null as {{ dbt.type_string() }}) as override_set_by_text,
+        coalesce(
+            {{ resend_tag('payload_document', 'campaign_id') }},
+            {{ json_extract_string('payload_document', ['data', 'broadcast_id']) }}
+        ) as campaign_id_text,
+        {{ resend_tag('payload_document', 'sequence_step') }} as sequence_step_text,
+        cast(null as {{ dbt.type_string() }}) as contract_end_text,
+        cast(null as {{ dbt.type_string() }}) as scheduled_at_text
+    from resend_recipients
+
+),
+
+segment as (
+
+    select
+        {{ landed }},
+        coalesce(
+            {{ json_extract_string('payload_document', ['context', 'traits', 'email']) }},
+            {{ json_extract_string('payload_document', ['traits', 'email']) }},
+            {{ json_extract_string('payload_document', ['properties', 'email']) }}
+        ) as email_text,
+        case
+            when lower({{ json_extract_string('payload_document', ['type']) }}) = 'identify'
+                then 'identify'
+            else {{ json_extract_string('payload_document', ['event']) }}
+        end as event_type_text,
+        coalesce(
+            {{ json_extract_string('payload_document', ['context', 'campaign', 'medium']) }},
+            {{ json_extract_string('payload_document', ['properties', 'channel']) }}
+        ) as channel_text,
+        coalesce(
+            {{ json_extract_string('payload_document', ['timestamp']) }},
+            {{ json_extract_string('payload_document', ['originalTimestamp']) }}
+        ) as event_time_text,
+        coalesce(
+            {{ json_extract_string('payload_document', ['context', 'traits', 'company']) }},
+            {{ json_extract_string('payload_document', ['traits', 'company']) }},
+            {{ json_extract_string('payload_document', ['context', 'traits', 'company', 'name']) }},
+            {{ json_extract_string('payload_document', ['traits', 'company', 'name']) }}
+        ) as company_text,
+        coalesce(
+            {{ json_extract_string('payload_document', ['context', 'traits', 'industry']) }},
+            {{ json_extract_string('payload_document', ['traits', 'industry']) }}
+        ) as industry_text,
+        coalesce(
+            {{ json_extract_text('payload_document', ['properties']) }},
+            {{ json_extract_text('payload_document', ['traits']) }}
+        ) as properties_text,
+        {{ json_extract_string('payload_document', ['context', 'campaign', 'source']) }} as lead_source_text,
+        coalesce(
+            {{ json_extract_text('payload_document', ['properties', 'revenue']) }},
+            {{ json_extract_text('payload_document', ['properties', 'value']) }},
+            {{ json_extract_text('payload_document', ['properties', 'total']) }}
+        ) as amount_text,
+        {{ json_extract_string('payload_document', ['properties', 'currency']) }} as currency_text,
+        cast(null as {{ dbt.type_string() }}) as bounce_type_text,
+        cast(null as {{ dbt.type_string() }}) as override_state_text,
+        cast(null as {{ dbt.type_string() }}) as override_set_by_text,
+        coalesce(
+            {{ json_extract_text('payload_document', ['properties', 'campaign_id']) }},
+            {{ json_extract_string('payload_document', ['context', 'campaign', 'name']) }}
+        ) as campaign_id_text,
+        {{ json_extract_text('payload_document', ['properties', 'sequence_step']) }} as sequence_step_text,
+        cast(null as {{ dbt.type_string() }}) as contract_end_text,
+        {{ json_extract_string('payload_document', ['properties', 'scheduled_at']) }} as scheduled_at_text
+    from parsed
+    where source_format = 'segment'
+
+),
+
+extracted as (
+
+    select * from native
+    union all
+    select * from resend
+    union all
+    select * from segment
 
 ),
 
