@@ -36,6 +36,28 @@
         {%- endif -%}
     {%- endfor -%}
 
+    {%- for name in ['conversion_window_days', 'attribution_lookback_days', 'attribution_half_life_days', 'forecast_history_days'] -%}
+        {%- set value = var(name) -%}
+        {%- if value is boolean or value is not number or value <= 0 -%}
+            {%- do problems.append(name ~ " = '" ~ value ~ "' must be a number > 0") -%}
+        {%- endif -%}
+    {%- endfor -%}
+
+    {%- set shares = var('attribution_position_weights') -%}
+    {%- set share_values = [shares.get('first'), shares.get('middle'), shares.get('last')] if shares is mapping else [] -%}
+    {%- if share_values | select('number') | reject('boolean') | list | length != 3
+        or share_values | select('lt', 0) | list
+        or (share_values | sum - 1) | abs > 1e-9 -%}
+        {%- do problems.append("attribution_position_weights = '" ~ shares ~ "' must be {first, middle, last}: numbers >= 0 that sum to 1") -%}
+    {%- endif -%}
+
+    {%- set horizons = var('forecast_horizons_days') -%}
+    {%- if horizons is string or horizons is not sequence or not horizons
+        or horizons | reject('number') | list or horizons | select('boolean') | list
+        or horizons | select('le', 0) | list -%}
+        {%- do problems.append("forecast_horizons_days = '" ~ horizons ~ "' must be a list of numbers of days > 0") -%}
+    {%- endif -%}
+
     {%- if var('grant_marts') is not boolean -%}
         {%- do problems.append("grant_marts = '" ~ var('grant_marts') ~ "' must be true or false") -%}
     {%- endif -%}
