@@ -6,8 +6,13 @@ bulk-loaded into the raw tables in ONE transaction that also writes the ``raw.lo
 
 * ``raw.events``: one row per distinct event key, with the record's original JSON text
   (never re-serialised) and where it came from (load id, file, line / element position).
+  Each record's format ('native', 'resend' webhook, 'segment' track/identify) is detected
+  (or forced with ``--format``) and decides its event key. A Svix webhook envelope (the
+  NDJSON line ``funnel-webhook`` spools: headers + raw body) lands its body, keyed by the
+  Svix message id, after its signature is verified (see ``svix.py``).
 * ``raw.load_errors``: records that are not valid UTF-8, not valid JSON or not a JSON
-  object, with the original text and the reason. Nothing is ever dropped silently.
+  object, and webhook envelopes that fail verification, with the original text and the
+  reason. Nothing is ever dropped silently.
 * ``raw.loads``: one row per committed load (file, checksum, counts, status 'complete').
 
 Re-loading the same bytes is skipped (same checksum); re-loading the same events adds
@@ -41,13 +46,17 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
+from crm_funnel import svix
 from crm_funnel.connections import connect_duckdb, connect_postgres, one_line
 from crm_funnel.erasure import NO_TOMBSTONES, Tombstones, erasure_ddl, read_tombstones
 from crm_funnel.errors import TerminalError, TransientError
 from crm_funnel.profile import DuckDBTarget, PostgresTarget, Target
 
 NATIVE = "native"
-FORMATS = ("auto", NATIVE)
+RESEND = "resend"
+SEGMENT = "segment"
+FORMATS = ("auto", NATIVE, RESEND, SEGMENT)
+ENVELOPE = "svix-envelope"  # not a format: the loader unwraps it, the body has a format
 STDIN_NAME = "<stdin>"
 INPUT_SUFFIXES = (".json", ".ndjson", ".jsonl")
 
@@ -66,15 +75,38 @@ Execute = Callable[..., list[tuple[Any, ...]]]
 # --------------------------------------------------------------------------- classification
 
 
+_SEGMENT_TYPES = ("track", "identify")
+
+
 def detect_format(obj: dict[str, Any]) -> str:
     """Return the source format of one JSON object (used with ``--format auto``).
 
-    An object with an ``event_type`` key is a native event. For now every other object is
-    landed as 'native' too (dbt quarantines it later with a reason). New formats (Resend
-    webhooks: ``type`` + ``data``; Segment: ``type`` in track/identify + ``messageId``) are
-    added here, together with their key function in ``EVENT_KEYS``.
+    * 'native': an object with an ``event_type`` key (checked first: the hot path);
+    * 'resend': a string ``type`` starting with ``email.`` and an object ``data``;
+    * 'segment': ``type`` track or identify (any case) and a ``messageId``, ``userId``
+      or ``anonymousId``;
+    * ``ENVELOPE``: a webhook envelope (an object ``headers`` and a ``body``);
+    * anything else is 'native' too, so dbt quarantines it with a reason.
     """
+    if "event_type" in obj:
+        return NATIVE
+    kind = obj.get("type")
+    if type(kind) is str:
+        if kind.startswith("email.") and type(obj.get("data")) is dict:
+            return RESEND
+        if kind.lower() in _SEGMENT_TYPES and (
+            _present(obj.get("messageId"))
+            or _present(obj.get("userId"))
+            or _present(obj.get("anonymousId"))
+        ):
+            return SEGMENT
+    if "body" in obj and type(obj.get("headers")) is dict:
+        return ENVELOPE
     return NATIVE
+
+
+def _present(value: Any) -> bool:
+    return value is not None and value != ""
 
 
 def _canonical_hash(obj: Any) -> str:
@@ -118,7 +150,51 @@ def _has_lone_surrogate(obj: Any) -> bool:
     return False
 
 
-EVENT_KEYS: dict[str, Callable[[dict[str, Any]], str]] = {NATIVE: native_event_key}
+def resend_event_key(obj: dict[str, Any]) -> str:
+    """sha256 of the canonical JSON: a provider's retry of the same body is a duplicate.
+
+    (In a Svix envelope the key is the Svix message id instead; see ``_CsvSink``.)
+    """
+    return _canonical_hash(obj)
+
+
+def segment_event_key(obj: dict[str, Any]) -> str:
+    """``messageId`` (a non-empty string) else sha256 of the canonical JSON."""
+    message_id = obj.get("messageId")
+    if type(message_id) is str and message_id and _usable_id(message_id):
+        return message_id
+    return _canonical_hash(obj)
+
+
+EVENT_KEYS: dict[str, Callable[[dict[str, Any]], str]] = {
+    NATIVE: native_event_key,
+    RESEND: resend_event_key,
+    SEGMENT: segment_event_key,
+}
+
+
+def webhook_secrets() -> list[bytes]:
+    """The Svix signing keys from ``CRM_FUNNEL_WEBHOOK_SECRET`` (none: not verified)."""
+    try:
+        return svix.secrets_from_env()
+    except svix.SecretError as exc:
+        raise TerminalError(str(exc)) from None
+
+
+def _epoch(value: Any) -> float | None:
+    """Unix time of an ISO-8601 timestamp (naive = UTC); None if it is not one."""
+    if type(value) is not str:
+        return None
+    text = value.strip()
+    if text[-1:] in ("Z", "z"):
+        text = text[:-1] + "+00:00"
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.timestamp()
 
 
 def _reject_constant(name: str) -> Any:
@@ -131,6 +207,8 @@ _WHITESPACE = re.compile(r"[ \t\n\r]*")
 
 
 def _json_type(value: Any) -> str:
+    if isinstance(value, dict):
+        return "object"
     if isinstance(value, list):
         return "array"
     if isinstance(value, str):
@@ -291,9 +369,11 @@ class _CsvSink:
         load_id: str,
         source_file: str,
         loaded_at: datetime,
+        secrets: Sequence[bytes] = (),
     ) -> None:
         self.forced = None if fmt == "auto" else fmt
         self.tombstones = tombstones
+        self.secrets = secrets
         # the columns that are the same on every row of the load, pre-formatted
         quoted_file = source_file.replace(_Q, _Q + _Q)
         self.suffix = (
@@ -395,7 +475,13 @@ class _CsvSink:
                 return None
             if self._erased(text):
                 return None
-            fmt = self.forced or detect_format(obj)
+            fmt = self.forced
+            if fmt is None:
+                fmt = detect_format(obj)
+                if fmt == ENVELOPE:
+                    return self._envelope_row(position, obj, text)
+            elif "body" in obj and type(obj.get("headers")) is dict:  # forced: still unwrap
+                return self._envelope_row(position, obj, text)
             key = EVENT_KEYS[fmt](obj)
         except RecursionError:  # decoded, but too deep to re-encode (content-hash key)
             self.error(position, text, _json_error_reason(RecursionError()))
@@ -404,6 +490,61 @@ class _CsvSink:
         self.event_rows += 1
         self.max_field = max(self.max_field, len(text))
         return f"{_Q}{key}{_Q}{_D}{position}{_D}{fmt}{_D}{_Q}{text}{_Q}{self.suffix}"
+
+    def _envelope_row(self, position: int, envelope: dict[str, Any], text: str) -> str | None:
+        """The body of a Svix envelope as an event keyed by its message id, or an error.
+
+        With signing secrets configured the signature and the timestamp (against the
+        envelope's ``received_at``, else now) are verified first. The body text is landed
+        verbatim: it is exactly what was signed.
+        """
+        body = envelope["body"]
+        if type(body) is not str:
+            return self._envelope_error(
+                position, text, f"body is a JSON {_json_type(body)}, not the raw body text"
+            )
+        message_id = svix.signature_headers(envelope["headers"])["id"]
+        if type(message_id) is not str or not message_id or not _usable_id(message_id):
+            return self._envelope_error(position, text, "missing or unusable svix-id header")
+        if self.secrets:
+            now = time.time()
+            if "received_at" in envelope:
+                received = _epoch(envelope["received_at"])
+                if received is None:
+                    return self._envelope_error(
+                        position, text, "received_at is not an ISO-8601 timestamp"
+                    )
+                now = received
+            try:
+                svix.verify(envelope["headers"], body, self.secrets, now)
+            except svix.VerificationError as exc:
+                self.error(position, text, str(exc))
+                return None
+        try:
+            obj = _DECODER.decode(body)
+        except (ValueError, RecursionError) as exc:
+            reason = _json_error_reason(exc, with_column=False)
+            return self._envelope_error(position, text, f"body is {reason}")
+        if type(obj) is not dict:
+            return self._envelope_error(
+                position, text, f"body is not a JSON object (got {_json_type(obj)})"
+            )
+        if "\\u" in body and _LONE_SURROGATE_ESCAPE.search(body) and _has_lone_surrogate(obj):
+            return self._envelope_error(
+                position, text, "body is invalid JSON: lone UTF-16 surrogate escape"
+            )
+        if self._erased(body):
+            return None
+        fmt = self.forced or detect_format(obj)
+        if fmt == ENVELOPE:
+            return self._envelope_error(position, text, "body is itself a webhook envelope")
+        self.formats_seen.add(fmt)
+        self.event_rows += 1
+        self.max_field = max(self.max_field, len(body))
+        return f"{_Q}{message_id}{_Q}{_D}{position}{_D}{fmt}{_D}{_Q}{body}{_Q}{self.suffix}"
+
+    def _envelope_error(self, position: int, text: str, reason: str) -> None:
+        self.error(position, text, f"webhook envelope: {reason}")
 
     @property
     def records(self) -> int:
@@ -606,8 +747,14 @@ def read_to_csv(
     fmt: str,
     progress: Progress,
     tombstones: Tombstones = NO_TOMBSTONES,
+    secrets: Sequence[bytes] | None = None,
 ) -> Batch:
-    """Stream one input into CSV files in ``tmpdir``; return the batch description."""
+    """Stream one input into CSV files in ``tmpdir``; return the batch description.
+
+    ``secrets``: the keys that verify webhook envelopes (None: from the environment).
+    """
+    if secrets is None:
+        secrets = webhook_secrets()
     started_at = utcnow()
     load_id = uuid.uuid4().hex
     source = _HashingReader(stream)
@@ -646,6 +793,7 @@ def read_to_csv(
         load_id=load_id,
         source_file=load_input.source_file,
         loaded_at=started_at,
+        secrets=secrets,
     )
     # The hot loop creates and frees millions of small dicts that never form cycles; the
     # cyclic GC would only slow it down (by ~30%). Reference counting still frees them.
@@ -1315,6 +1463,7 @@ def load_one(
     """Load one file (or stdin) in one transaction and return what happened."""
     if fmt not in FORMATS:
         raise TerminalError(f"unknown --format {fmt!r} (use one of: {', '.join(FORMATS)})")
+    secrets = webhook_secrets()  # a malformed secret stops here, before anything is read
     t0 = time.monotonic()
     display = load_input.display
     with Progress(display, stream=stderr, enabled=progress, total_bytes=load_input.size) as prog:
@@ -1330,10 +1479,10 @@ def load_one(
         with tempfile.TemporaryDirectory(prefix="funnel-load-") as tmp:
             if load_input.path is None:
                 stream = stdin or sys.stdin.buffer
-                batch = read_to_csv(load_input, stream, Path(tmp), fmt, prog, tombstones)
+                batch = read_to_csv(load_input, stream, Path(tmp), fmt, prog, tombstones, secrets)
             else:
                 with _open_input(load_input.path, display) as fh:
-                    batch = read_to_csv(load_input, fh, Path(tmp), fmt, prog, tombstones)
+                    batch = read_to_csv(load_input, fh, Path(tmp), fmt, prog, tombstones, secrets)
             prog.phase = f"writing to {backend.kind}"
             backend.phase_hook = prog.set_phase
             try:

@@ -31,7 +31,7 @@ from conftest import (
     write_profiles,
 )
 from crm_funnel.load_cli import main
-from crm_funnel.loader import LoadInput, Progress, detect_format, read_to_csv
+from crm_funnel.loader import LoadInput, Progress, read_to_csv
 
 # --------------------------------------------------------------------------- helpers
 
@@ -773,8 +773,3 @@ def test_progress_lines_plain_and_tty() -> None:
     with Progress("x", stream=quiet, enabled=False, interval=0.01) as progress:
         time.sleep(0.05)
     assert quiet.getvalue() == ""
-
-
-def test_detect_format_is_native_for_now() -> None:
-    assert detect_format({"event_type": "view"}) == "native"
-    assert detect_format({"type": "email.opened", "data": {}}) == "native"

@@ -1,0 +1,497 @@
+"""``funnel-webhook``: receive signed webhooks (Resend, via Svix) into a spool of NDJSON files.
+
+Every POST (any path) is checked, then appended as one *envelope* line to the current
+spool file and made durable (write + fsync) before the answer, so a 200 means the event
+is on disk:
+
+* no ``Content-Length`` -> 411; over ``--max-body-bytes`` -> 413 (the body is not read);
+* a missing, invalid or expired Svix signature -> 401 (see ``svix.py``);
+* a body that is not a UTF-8 JSON object -> 400;
+* otherwise ``{"headers": {"svix-id", "svix-timestamp", "svix-signature"},
+  "received_at": "<ISO UTC>", "body": "<the raw body text>"}`` is spooled -> 200.
+
+Spool files are written as ``DIR/webhooks-<UTC stamp>-<pid>.ndjson.part`` and renamed
+(atomically) to ``.ndjson`` after ``--rotate-seconds`` and on shutdown (SIGTERM/SIGINT), so
+``funnel-load DIR`` and ``funnel-pipeline --inbox DIR`` (which read only ``*.ndjson``) never
+see a file that is still being written. The loader verifies the envelopes again when
+``CRM_FUNNEL_WEBHOOK_SECRET`` is set, lands each body verbatim with the Svix message id as
+its event key (provider retries are duplicates), and puts rejects in ``raw.load_errors``.
+A ``.part`` file left by a receiver that was killed is completed at the next start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import errno
+import json
+import os
+import re
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from crm_funnel import __version__, svix
+from crm_funnel.errors import TerminalError
+
+PROG = "funnel-webhook"
+DEFAULT_PORT = 8787
+DEFAULT_MAX_BODY = 1 << 20
+DEFAULT_ROTATE_SECONDS = 60.0
+SOCKET_TIMEOUT = 30.0  # seconds a client may take to send its request
+DRAIN_SECONDS = 2.0  # after a 4xx with an unread body: how long to swallow the rest
+DRAIN_BYTES = 16 << 20
+PART_SUFFIX = ".ndjson.part"
+_PART_NAME = re.compile(r"webhooks-.+-(\d+)\.ndjson\.part\Z")
+
+DESCRIPTION = f"""\
+Receive signed webhooks (Resend, signed by Svix) and spool them as NDJSON files that
+funnel-load / funnel-pipeline --inbox pick up.
+
+Each POST (any path) is verified with the signing secret in {svix.SECRET_ENV}
+(whsec_...; several separated by spaces while rotating) and appended to the current spool
+file, which is flushed and fsynced before the 200 answer. Answers: 200 spooled,
+400 not a JSON object, 401 bad or expired signature, 411 no Content-Length, 413 too
+large, 503 the spool cannot be written (the sender retries). GET /healthz answers 200.
+Spool files are DIR/webhooks-<UTC time>-<pid>.ndjson.part while open and are renamed to
+.ndjson every --rotate-seconds and on shutdown (SIGTERM or Ctrl-C).
+Listen on loopback behind a TLS reverse proxy; one line per request goes to stderr
+(never a secret or a body)."""
+
+EPILOG = f"""\
+examples:
+  export {svix.SECRET_ENV}=whsec_...      # the endpoint's signing secret in Resend
+  funnel-webhook --spool data/inbox/webhooks
+  funnel-pipeline --inbox data/inbox        # loads the rotated *.ndjson files
+
+exit status: 0 stopped by SIGTERM/SIGINT (the spool is complete), 2 setup error
+(one line on stderr says what to do)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # one line, exit 2 (like argparse, without usage)
+        _fail(message)
+        sys.exit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG,
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--spool", required=True, metavar="DIR", help="directory of the spool files (created)"
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)"
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help=f"port to listen on, 0 = any free port (default: {DEFAULT_PORT})",
+    )
+    parser.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=DEFAULT_MAX_BODY,
+        metavar="N",
+        help=f"larger bodies are refused with 413 (default: {DEFAULT_MAX_BODY})",
+    )
+    parser.add_argument(
+        "--rotate-seconds",
+        type=float,
+        default=DEFAULT_ROTATE_SECONDS,
+        metavar="S",
+        help="close the spool file (-> .ndjson) this long after its first event "
+        f"(default: {DEFAULT_ROTATE_SECONDS:g})",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser
+
+
+def _fail(message: str) -> int:
+    text = " ".join(str(message).split())
+    print(f"{PROG}: error: {text}", file=sys.stderr, flush=True)
+    return 2
+
+
+def _log(message: str) -> None:
+    text = "".join(ch if ch.isprintable() else " " for ch in message)
+    with contextlib.suppress(OSError, ValueError):
+        print(f"{PROG}: {text}", file=sys.stderr, flush=True)
+
+
+def _utc_iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+# --------------------------------------------------------------------------- the spool
+
+
+class Spool:
+    """Appends envelope lines durably to the current ``.part`` file and rotates it."""
+
+    def __init__(self, directory: Path, rotate_seconds: float) -> None:
+        self.directory = directory
+        self.rotate_seconds = rotate_seconds
+        self.lock = threading.Lock()
+        self._fd: int | None = None
+        self._part: Path | None = None
+        self._size = 0
+        self._opened = 0.0
+        self.files_completed = 0
+
+    def _open(self) -> None:
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+        self._part = self.directory / f"webhooks-{stamp}-{os.getpid()}{PART_SUFFIX}"
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND
+        self._fd = os.open(self._part, flags, 0o600)
+        self._size = 0
+        self._opened = time.monotonic()
+        _fsync_dir(self.directory)  # the new name is durable before the first 200
+
+    def _complete(self) -> None:
+        """Close the current file and rename it to ``.ndjson`` (atomic)."""
+        if self._fd is None or self._part is None:
+            return
+        fd, part = self._fd, self._part
+        self._fd = self._part = None
+        os.close(fd)
+        os.rename(part, part.with_name(part.name[: -len(".part")]))
+        _fsync_dir(self.directory)
+        self.files_completed += 1
+
+    def append(self, line: bytes) -> None:
+        """Write one line and fsync it; on failure nothing of it stays in the file."""
+        with self.lock:
+            if self._fd is not None and time.monotonic() - self._opened >= self.rotate_seconds:
+                self._complete()
+            if self._fd is None:
+                self._open()
+            assert self._fd is not None
+            try:
+                view = memoryview(line)
+                while view:
+                    view = view[os.write(self._fd, view) :]
+                os.fsync(self._fd)
+            except OSError:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(self._fd, self._size)
+                raise
+            self._size += len(line)
+
+    def rotate_if_due(self) -> None:
+        with self.lock:
+            if self._fd is not None and time.monotonic() - self._opened >= self.rotate_seconds:
+                self._complete()
+
+    def close(self) -> None:
+        with self.lock:
+            self._complete()
+
+    def recover(self) -> list[str]:
+        """Complete the ``.part`` files of receivers that are no longer running.
+
+        Every acknowledged line was fsynced whole; a trailing line without its newline was
+        never acknowledged (the sender retries it), so it is cut off.
+        """
+        recovered = []
+        for part in sorted(self.directory.glob(f"webhooks-*{PART_SUFFIX}")):
+            match = _PART_NAME.match(part.name)
+            if match is None or int(match.group(1)) == os.getpid():
+                continue
+            if _pid_alive(int(match.group(1))):
+                continue
+            data = part.read_bytes()
+            keep = data.rfind(b"\n") + 1
+            if keep == 0:
+                part.unlink()
+            else:
+                if keep < len(data):
+                    with open(part, "r+b") as fh:
+                        fh.truncate(keep)
+                        os.fsync(fh.fileno())
+                os.rename(part, part.with_name(part.name[: -len(".part")]))
+            recovered.append(part.name)
+        if recovered:
+            _fsync_dir(self.directory)
+        return recovered
+
+
+def open_spool(directory: str, rotate_seconds: float) -> Spool:
+    path = Path(directory).expanduser()
+    try:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise TerminalError(
+            f"cannot create the spool directory {directory}: {exc.strerror or exc}"
+        ) from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise TerminalError(
+            f"the spool directory {directory} is not writable; pass another --spool"
+        )
+    spool = Spool(path, rotate_seconds)
+    try:
+        for name in spool.recover():
+            _log(f"completed {name} (left open by a receiver that stopped)")
+    except OSError as exc:
+        raise TerminalError(
+            f"cannot complete the spool files in {directory}: {exc.strerror or exc}"
+        ) from None
+    return spool
+
+
+# --------------------------------------------------------------------------- HTTP
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
+class Handler(BaseHTTPRequestHandler):
+    server_version = f"{PROG}/{__version__}"
+    sys_version = ""
+    timeout = SOCKET_TIMEOUT
+    server: WebhookServer
+
+    # -- logging: one line per request, never a secret or a body
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass  # _reply logs, with the outcome
+
+    def log_message(self, format: str, *args: Any) -> None:
+        _log(f"{self.address_string()} {format % args}")
+
+    def _path(self) -> str:
+        return self.path.split("?", 1)[0][:200]  # no query string (it may hold a token)
+
+    def _reply(
+        self, status: int, note: str = "", *, message_id: str = "", unread: bool = False
+    ) -> None:
+        document: dict[str, Any] = {"ok": status == 200}
+        if note and status != 200:
+            document["error"] = note
+        data = json.dumps(document).encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        if unread:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(data)
+        self.wfile.flush()
+        parts = [f'"{self.command} {self._path()}"', str(status)]
+        if message_id:
+            parts.append(f"id={message_id}")
+        if note:
+            parts.append(note)
+        self.log_message("%s", " ".join(parts))
+        if unread:
+            self.close_connection = True
+            self._drain()
+
+    def _drain(self) -> None:
+        """Swallow the unread body for a moment, so the client reads our answer, not a reset."""
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_WR)
+            deadline = time.monotonic() + DRAIN_SECONDS
+            total = 0
+            while total < DRAIN_BYTES and (left := deadline - time.monotonic()) > 0:
+                self.connection.settimeout(left)
+                chunk = self.connection.recv(1 << 16)
+                if not chunk:
+                    break
+                total += len(chunk)
+
+    def do_GET(self) -> None:
+        if self._path() == "/healthz":
+            self._reply(200)
+        else:
+            self._reply(404, "not found: POST webhooks to any path, GET /healthz")
+
+    def do_POST(self) -> None:
+        length_header = self.headers.get("Content-Length")
+        if length_header is None:
+            return self._reply(411, "Content-Length required", unread=True)
+        try:
+            length = int(length_header)
+            if length < 0:
+                raise ValueError
+        except ValueError:
+            return self._reply(400, "invalid Content-Length", unread=True)
+        limit = self.server.max_body_bytes
+        if length > limit:
+            return self._reply(413, f"body over {limit} bytes", unread=True)
+        raw = self.rfile.read(length)
+        if len(raw) < length:
+            return self._reply(400, "body shorter than Content-Length")
+        headers = dict(self.headers.items())
+        found = svix.signature_headers(headers)
+        message_id = found["id"] or ""
+        if len(message_id) > 200 or not message_id.isprintable():
+            message_id = "?"  # only for the log line
+        received = time.time()
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return self._reply(400, "body is not UTF-8 text", message_id=message_id)
+        try:
+            svix.verify(headers, text, self.server.secrets, received)
+        except svix.VerificationError as exc:
+            return self._reply(401, str(exc), message_id=message_id)
+        try:
+            obj = _DECODER.decode(text)
+        except (ValueError, RecursionError):
+            return self._reply(400, "body is not valid JSON", message_id=message_id)
+        if not isinstance(obj, dict):
+            return self._reply(400, "body is not a JSON object", message_id=message_id)
+        envelope = {
+            "headers": {f"svix-{part}": found[part] for part in svix.HEADER_NAMES},
+            "received_at": _utc_iso(received),
+            "body": text,
+        }
+        line = json.dumps(envelope, ensure_ascii=False, separators=(",", ":")) + "\n"
+        try:
+            self.server.spool.append(line.encode("utf-8"))
+        except OSError as exc:
+            return self._reply(
+                503, f"cannot write the spool: {exc.strerror or exc}", message_id=message_id
+            )
+        return self._reply(200, f"{len(raw)} bytes spooled", message_id=message_id)
+
+
+class WebhookServer(ThreadingHTTPServer):
+    # non-daemon request threads: server_close() waits for requests in flight, so the
+    # spool is completed only after their lines are written
+    daemon_threads = False
+    block_on_close = True
+    allow_reuse_port = False
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        spool: Spool,
+        secrets: Sequence[bytes],
+        max_body_bytes: int,
+    ) -> None:
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        self.spool = spool
+        self.secrets = list(secrets)
+        self.max_body_bytes = max_body_bytes
+        super().__init__(address, Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A broken connection is one log line, not a traceback."""
+        exc = sys.exc_info()[1]
+        _log(f"{client_address[0]} request failed: {type(exc).__name__}: {exc}")
+
+
+def _listen(args: argparse.Namespace, spool: Spool, secrets: list[bytes]) -> WebhookServer:
+    where = f"{args.host}:{args.port}"
+    try:
+        return WebhookServer((args.host, args.port), spool, secrets, args.max_body_bytes)
+    except socket.gaierror as exc:
+        raise TerminalError(f"cannot listen on {where}: unknown host ({exc.strerror})") from None
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        if exc.errno == errno.EADDRINUSE:
+            reason = (
+                "address already in use (is another funnel-webhook running?); pick another --port"
+            )
+        raise TerminalError(f"cannot listen on {where}: {reason}") from None
+
+
+def _check_args(args: argparse.Namespace) -> list[bytes]:
+    try:
+        secrets = svix.secrets_from_env()
+    except svix.SecretError as exc:
+        raise TerminalError(str(exc)) from None
+    if not secrets:
+        raise TerminalError(
+            f"{svix.SECRET_ENV} is not set: export the signing secret of the webhook endpoint "
+            "(whsec_..., from the Resend dashboard) before starting"
+        )
+    if not 0 <= args.port <= 65535:
+        raise TerminalError(f"--port {args.port} is not a port number (0-65535)")
+    if args.max_body_bytes < 1:
+        raise TerminalError("--max-body-bytes must be a positive number of bytes")
+    if not args.rotate_seconds > 0:
+        raise TerminalError("--rotate-seconds must be a positive number of seconds")
+    return secrets
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        secrets = _check_args(args)
+        spool = open_spool(args.spool, args.rotate_seconds)
+        server = _listen(args, spool, secrets)
+    except TerminalError as exc:
+        return _fail(str(exc))
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    host, port = server.server_address[:2]
+    shown = f"[{host}]" if ":" in str(host) else str(host)
+    _log(
+        f"listening on http://{shown}:{port}, spooling to {spool.directory} "
+        f"(files complete every {args.rotate_seconds:g} s and at shutdown)"
+    )
+    serving = threading.Thread(target=server.serve_forever, name="funnel-webhook", daemon=True)
+    serving.start()
+    try:
+        tick = min(1.0, max(0.05, args.rotate_seconds / 4))
+        while not stop.wait(tick):
+            try:
+                spool.rotate_if_due()
+            except OSError as exc:
+                _log(f"cannot complete the spool file: {exc.strerror or exc}")
+    finally:
+        server.shutdown()  # no new requests
+        server.server_close()  # waits for the requests in flight
+        try:
+            spool.close()
+        except OSError as exc:
+            return _fail(f"cannot complete the spool file: {exc.strerror or exc}")
+    _log(f"stopped; {spool.files_completed} spool file(s) completed in {spool.directory}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
