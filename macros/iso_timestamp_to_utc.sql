@@ -1,11 +1,12 @@
 {#- The UTC timestamp of an ISO-8601 text (already stripped): a date, optionally a
-    time (seconds and up to 6 fraction digits optional), optionally Z or an offset
+    time (seconds and up to 9 fraction digits optional; digits beyond the 6th,
+    a microsecond, are dropped alike on every engine), optionally Z or an offset
     +HH, +HHMM or +HH:MM; a time without offset is UTC. Null when the text is not
     such a timestamp or names an impossible date or time, never a cast error (the
     outer case guards every cast). -#}
 {% macro iso_timestamp_to_utc(text) -%}
     {%- set iso_date = '^[0-9]{4}-[0-9]{2}-[0-9]{2}' -%}
-    {%- set iso_time = '[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]{1,6})?)?' -%}
+    {%- set iso_time = '[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]{1,9})?)?' -%}
     {%- set iso_zone = '([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)?' -%}
     {%- set shaped = 'coalesce(' ~ regex_matches(text, iso_date ~ '(' ~ iso_time ~ iso_zone ~ ')?$') ~ ', false)' -%}
     {%- set zone = regex_replace(text, iso_date ~ '(' ~ iso_time ~ ')?', '') -%}
@@ -19,7 +20,7 @@
     {%- set offset_hours = 'case when length(' ~ zone ~ ') > 1 then cast(substring(' ~ zone ~ ', 2, 2) as integer) else 0 end' -%}
     {%- set offset_minutes = 'case when length(' ~ zone_digits ~ ') = 5 then cast(substring(' ~ zone_digits ~ ', 4, 2) as integer) else 0 end' -%}
     {%- set offset_sign = "case when substring(" ~ zone ~ ", 1, 1) = '-' then -1 else 1 end" -%}
-    {%- set local_time = "cast(replace(replace(substring(" ~ text ~ ", 1, length(" ~ text ~ ") - length(" ~ zone ~ ")), 'T', ' '), 't', ' ') as " ~ dbt.type_timestamp() ~ ")" -%}
+    {%- set local_time = "cast(replace(replace(substring(substring(" ~ text ~ ", 1, length(" ~ text ~ ") - length(" ~ zone ~ ")), 1, 26), 'T', ' '), 't', ' ') as " ~ dbt.type_timestamp() ~ ")" -%}
     case when {{ shaped }} then case
         when {{ year }} >= 1
             and {{ month }} between 1 and 12

@@ -56,8 +56,8 @@ resend_recipients as (
     select
         *,
         coalesce(
-            {{ json_extract_string('payload_document', ['data', 'to', 0]) }},
-            {{ json_extract_string('payload_document', ['data', 'to']) }}
+            {{ strip_whitespace(json_extract_string("payload_document", ["data", "to", 0])) }},
+            {{ strip_whitespace(json_extract_string("payload_document", ["data", "to"])) }}
         ) as recipient_text
     from parsed
     where source_format = 'resend'
@@ -87,7 +87,7 @@ resend as (
         cast(null as {{ dbt.type_string() }}) as override_set_by_text,
         coalesce(
             {{ resend_tag('payload_document', 'campaign_id') }},
-            {{ json_extract_string('payload_document', ['data', 'broadcast_id']) }}
+            {{ strip_whitespace(json_extract_string("payload_document", ["data", "broadcast_id"])) }}
         ) as campaign_id_text,
         {{ resend_tag('payload_document', 'sequence_step') }} as sequence_step_text,
         cast(null as {{ dbt.type_string() }}) as contract_end_text,
@@ -101,9 +101,9 @@ segment as (
     select
         {{ landed }},
         coalesce(
-            {{ json_extract_string('payload_document', ['context', 'traits', 'email']) }},
-            {{ json_extract_string('payload_document', ['traits', 'email']) }},
-            {{ json_extract_string('payload_document', ['properties', 'email']) }}
+            {{ strip_whitespace(json_extract_string("payload_document", ["context", "traits", "email"])) }},
+            {{ strip_whitespace(json_extract_string("payload_document", ["traits", "email"])) }},
+            {{ strip_whitespace(json_extract_string("payload_document", ["properties", "email"])) }}
         ) as email_text,
         case
             when lower({{ json_extract_string('payload_document', ['type']) }}) = 'identify'
@@ -111,40 +111,40 @@ segment as (
             else {{ json_extract_string('payload_document', ['event']) }}
         end as event_type_text,
         coalesce(
-            {{ json_extract_string('payload_document', ['context', 'campaign', 'medium']) }},
-            {{ json_extract_string('payload_document', ['properties', 'channel']) }}
+            {{ strip_whitespace(json_extract_string("payload_document", ["context", "campaign", "medium"])) }},
+            {{ strip_whitespace(json_extract_string("payload_document", ["properties", "channel"])) }}
         ) as channel_text,
         coalesce(
-            {{ json_extract_string('payload_document', ['timestamp']) }},
-            {{ json_extract_string('payload_document', ['originalTimestamp']) }}
+            {{ strip_whitespace(json_extract_string("payload_document", ["timestamp"])) }},
+            {{ strip_whitespace(json_extract_string("payload_document", ["originalTimestamp"])) }}
         ) as event_time_text,
         coalesce(
-            {{ json_extract_string('payload_document', ['context', 'traits', 'company']) }},
-            {{ json_extract_string('payload_document', ['traits', 'company']) }},
-            {{ json_extract_string('payload_document', ['context', 'traits', 'company', 'name']) }},
-            {{ json_extract_string('payload_document', ['traits', 'company', 'name']) }}
+            {{ strip_whitespace(json_extract_string("payload_document", ["context", "traits", "company"])) }},
+            {{ strip_whitespace(json_extract_string("payload_document", ["traits", "company"])) }},
+            {{ strip_whitespace(json_extract_string("payload_document", ["context", "traits", "company", "name"])) }},
+            {{ strip_whitespace(json_extract_string("payload_document", ["traits", "company", "name"])) }}
         ) as company_text,
         coalesce(
-            {{ json_extract_string('payload_document', ['context', 'traits', 'industry']) }},
-            {{ json_extract_string('payload_document', ['traits', 'industry']) }}
+            {{ strip_whitespace(json_extract_string("payload_document", ["context", "traits", "industry"])) }},
+            {{ strip_whitespace(json_extract_string("payload_document", ["traits", "industry"])) }}
         ) as industry_text,
         coalesce(
-            {{ json_extract_text('payload_document', ['properties']) }},
-            {{ json_extract_text('payload_document', ['traits']) }}
+            {{ strip_whitespace(json_extract_text("payload_document", ["properties"])) }},
+            {{ strip_whitespace(json_extract_text("payload_document", ["traits"])) }}
         ) as properties_text,
         {{ json_extract_string('payload_document', ['context', 'campaign', 'source']) }} as lead_source_text,
         coalesce(
-            {{ json_extract_text('payload_document', ['properties', 'revenue']) }},
-            {{ json_extract_text('payload_document', ['properties', 'value']) }},
-            {{ json_extract_text('payload_document', ['properties', 'total']) }}
+            {{ strip_whitespace(json_extract_text("payload_document", ["properties", "revenue"])) }},
+            {{ strip_whitespace(json_extract_text("payload_document", ["properties", "value"])) }},
+            {{ strip_whitespace(json_extract_text("payload_document", ["properties", "total"])) }}
         ) as amount_text,
         {{ json_extract_string('payload_document', ['properties', 'currency']) }} as currency_text,
         cast(null as {{ dbt.type_string() }}) as bounce_type_text,
         cast(null as {{ dbt.type_string() }}) as override_state_text,
         cast(null as {{ dbt.type_string() }}) as override_set_by_text,
         coalesce(
-            {{ json_extract_text('payload_document', ['properties', 'campaign_id']) }},
-            {{ json_extract_string('payload_document', ['context', 'campaign', 'name']) }}
+            {{ strip_whitespace(json_extract_text("payload_document", ["properties", "campaign_id"])) }},
+            {{ strip_whitespace(json_extract_string("payload_document", ["context", "campaign", "name"])) }}
         ) as campaign_id_text,
         {{ json_extract_text('payload_document', ['properties', 'sequence_step']) }} as sequence_step_text,
         cast(null as {{ dbt.type_string() }}) as contract_end_text,
@@ -205,7 +205,7 @@ final as (
         -- numerics
         source_position,
         case
-            when {{ regex_matches('amount_stripped', '^[+-]?[0-9]{1,15}([.][0-9]{1,6})?$') }}
+            when {{ regex_matches('amount_stripped', '^[+-]?[0-9]{1,15}([.][0-9]{1,20})?$') }}
                 then cast(amount_stripped as {{ dbt.type_numeric() }})
         end as amount,
         case
