@@ -1,12 +1,12 @@
 """Erasure: forget a person everywhere, and never land them again.
 
-``funnel-forget EMAIL...`` deletes every raw event and load error that mentions the
-normalised email, and the person's rows in every table dbt built (incremental models and
-the state-history snapshot keep rows a rebuild does not replace), and records a salted
-SHA-256 tombstone in ``raw.erasures``; the loader skips every record that mentions a
-tombstoned address (counted as ``erased_skipped``). The next ``dbt build`` rebuilds every
-model without them. The salt lives in ``raw.erasure_salt``, so the tombstones never hold
-an email in clear.
+``funnel-forget EMAIL...`` deletes every raw event, spreadsheet row (``raw.sheet_rows``)
+and load error that mentions the normalised email, and the person's rows in every table
+dbt built (incremental models and the state-history snapshot keep rows a rebuild does
+not replace), and records a salted SHA-256 tombstone in ``raw.erasures``; the loaders
+skip every record or sheet row that mentions a tombstoned address (counted as
+``erased_skipped``). The next ``dbt build`` rebuilds every model without them. The salt
+lives in ``raw.erasure_salt``, so the tombstones never hold an email in clear.
 """
 
 from __future__ import annotations
@@ -47,10 +47,18 @@ def email_hash(salt: str, email: str) -> str:
 
 
 def erasure_ddl(schema: str, text_type: str) -> list[str]:
+    """The erasure tables, and ``sheet_rows`` (the other raw table erasure deletes from).
+
+    The loader creates these with its own tables, so that every raw table the dbt
+    sources name exists after the first load of any kind.
+    """
+    from crm_funnel.tabular import sheet_rows_ddl  # noqa: PLC0415 - tabular imports loader
+
     return [
         f"""create table if not exists {schema}.erasures (
             email_hash {text_type} primary key, erased_at timestamp not null)""",
         f"create table if not exists {schema}.erasure_salt (salt {text_type} not null)",
+        *sheet_rows_ddl(schema, text_type),
     ]
 
 
@@ -85,11 +93,11 @@ def read_tombstones(backend: Backend) -> Tombstones:
 # What dbt builds keeps data a rebuild does not replace (incremental models recompute
 # only the contacts with new data; the snapshot keeps history), so forgetting also
 # deletes, in every table dbt built: the person's rows (by contact_id, the MD5 of the
-# normalised email, as the models compute it) and every row whose raw JSON or properties
-# mention the email. Other contacts whose activities mentioned the person lose their
-# per-contact incremental rows and get their remaining activities re-stamped
-# (validated_at), so the next build recomputes them from what is left.
-MENTION_COLUMNS = ("payload", "properties")
+# normalised email, as the models compute it) and every row whose raw JSON, properties or
+# notes (a contacts sheet's free text) mention the email. Other contacts whose activities
+# mentioned the person lose their per-contact incremental rows and get their remaining
+# activities re-stamped (validated_at), so the next build recomputes them from what is left.
+MENTION_COLUMNS = ("payload", "properties", "notes")  # notes: the contacts sheet's free text
 
 
 def contact_id(email: str) -> str:
@@ -102,12 +110,13 @@ class Forgotten:
     events_removed: int
     load_errors_removed: int
     model_rows_removed: int
+    sheet_rows_removed: int = 0
 
     def summary(self) -> str:
         return (
             f"forgot {self.email}: removed {self.events_removed:,} raw events and "
             f"{self.load_errors_removed:,} load errors, {self.model_rows_removed:,} rows of "
-            "built models"
+            f"built models, {self.sheet_rows_removed:,} raw sheet rows"
         )
 
 
@@ -189,8 +198,13 @@ def forget(backend: Backend, emails: Iterable[str], erased_at: Any) -> list[Forg
                 f"delete from {s}.load_errors where strpos(lower(raw_text), ?) > 0 returning 1",
                 [email],
             )
+            # spreadsheet rows (funnel-load --kind ...): the row's JSON holds the cells
+            sheet_rows = execute(
+                f"delete from {s}.sheet_rows where strpos(lower(payload), ?) > 0 returning 1",
+                [email],
+            )
             modelled = forget_in_models(execute, s, email, erased_at)
-            done.append(Forgotten(email, len(events), len(errors), modelled))
+            done.append(Forgotten(email, len(events), len(errors), modelled, len(sheet_rows)))
         return done
 
     return backend.transaction("forgetting", work)
@@ -221,6 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     from crm_funnel.loader import open_backend, utcnow
+    from crm_funnel.tabular import ensure_sheet_rows
 
     args = build_parser().parse_args(argv)
     try:
@@ -232,6 +247,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             emails.append(email)
         target = load_target(args.profiles_dir, args.target)
         with open_backend(target, args.raw_schema) as backend:
+            ensure_sheet_rows(backend)  # a warehouse from before spreadsheet loads
             for forgotten in forget(backend, emails, utcnow()):
                 print(forgotten.summary())
     except FunnelError as exc:

@@ -31,12 +31,16 @@ Realism, in short:
 from __future__ import annotations
 
 import argparse
+import csv
 import datetime as dt
 import gzip
+import hashlib
 import json
 import math
+import os
 import random
 import sys
+import uuid
 from collections.abc import Iterator
 from typing import IO, Any
 
@@ -302,6 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
             "  funnel-generate --events 10000000 --seed 1 --out big.ndjson.gz\n"
             "  funnel-generate --events 3000 --dirty-rate 0 --out - | head\n"
             "  funnel-generate --events 2000 --start 2024-01-01 --end 2024-12-31 --out e.ndjson\n"
+            "  funnel-generate --events 5000 --out data/sample/events.ndjson --sheets data/sample\n"
             "\n"
             f"dirty kinds (cycled, one every 1/--dirty-rate lines): {', '.join(DIRTY_KINDS)}"
         ),
@@ -339,6 +344,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=dt.date.fromisoformat(DEFAULT_END),
         metavar="DATE",
         help=f"last day of activity, UTC, inclusive (default {DEFAULT_END})",
+    )
+    parser.add_argument(
+        "--sheets",
+        metavar="DIR",
+        help="also write, into DIR (created if missing), the spreadsheet and webhook "
+        "inputs of the same contacts: " + ", ".join(SHEET_FILES),
     )
     parser.add_argument("--quiet", action="store_true", help="do not print the summary line")
     return parser
@@ -664,7 +675,13 @@ class Generator:
     """Streams the lines of one generated file."""
 
     def __init__(
-        self, events: int, seed: int, dirty_rate: float, start: dt.date, end: dt.date
+        self,
+        events: int,
+        seed: int,
+        dirty_rate: float,
+        start: dt.date,
+        end: dt.date,
+        sheets: SheetRecorder | None = None,
     ) -> None:
         self.events = events
         self.seed = seed
@@ -679,6 +696,10 @@ class Generator:
         self._event_serial = 0
         self._channel_names = list(CHANNELS)
         self._channel_shares = [share for share, _ in CHANNELS.values()]
+        # --sheets: what the sheets and webhook files are made of. It draws from its own
+        # random streams, never from self.rng, so the events are the same with or without.
+        self.sheets = sheets
+        self._record_meta: dict[int, tuple[int, dt.datetime]] = {}
 
     # -- contacts -----------------------------------------------------------------
 
@@ -690,6 +711,7 @@ class Generator:
         propensity = CHANNELS[channel][1]
         company_index = self.companies.pick(rng)
         company, industry, domain = self.companies.get(company_index)
+        home = (company, industry)  # before any job change (the sheet keeps this one)
         first = rng.choice(FIRST_NAMES)
         last = rng.choice(LAST_NAMES)
         local = rng.choice(LOCAL_PATTERNS).format(f=first, l=last, fi=first[0], n=number)
@@ -785,11 +807,16 @@ class Generator:
             if step.properties or rng.random() < 0.3:
                 record["properties"] = step.properties
             out.append((instant, len(out), record))
+        if self.sheets is not None and out:
+            self.sheets.contact(number, email, first, last, *home, channel, out)
+            for instant, _, record in out:
+                self._record_meta[id(record)] = (number, instant)
         return out
 
     def _batches(self) -> Iterator[list[dict[str, Any]]]:
         while True:
             batch: list[tuple[dt.datetime, int, int, dict[str, Any]]] = []
+            self._record_meta.clear()  # the previous batch is written by now
             for contact in range(BATCH_CONTACTS):
                 for instant, order, record in self._contact_events():
                     batch.append((instant, contact, order, record))
@@ -895,6 +922,8 @@ class Generator:
                         if isinstance(record.get("event_id"), str) and record["event_id"]:
                             last_with_id = line
                         written += 1
+                        if self.sheets is not None:
+                            self._written(record)
                         yield line
                         break
                     self._kinds.pop(0)
@@ -907,8 +936,649 @@ class Generator:
                     if isinstance(result, str):
                         yield result  # an extra line: ``record`` is still to come
                         continue
+                    if self.sheets is not None:
+                        self._written(result)
                     yield json.dumps(result, ensure_ascii=False)
                     break
+
+    def _written(self, record: dict[str, Any]) -> None:
+        """Tell the sheet recorder that one of a contact's events is in the file."""
+        meta = self._record_meta.get(id(record))
+        if meta is not None and self.sheets is not None:
+            properties = record.get("properties")
+            campaign = properties.get("campaign_id") if isinstance(properties, dict) else None
+            self.sheets.written(meta[0], meta[1], campaign)
+
+
+# --------------------------------------------------------------------------- --sheets
+
+# What --sheets DIR writes besides the events (README, "Spreadsheet inputs"):
+SHEET_SHARE = 0.30  # event contacts that are also in the contacts sheet
+SHEET_ONLY_SHARE = 0.05  # sheet-only contacts (no events), relative to the event contacts
+WEBHOOK_SHARE = 0.10  # event contacts that also appear in resend.ndjson / segment.ndjson
+SHEET_FILES = ("contacts.csv", "spend.csv", "campaigns.csv", "resend.ndjson", "segment.ndjson")
+CONTACT_HEADER = (
+    "Full Name", "Email", "Phone", "Company", "Role", "Industry", "Country", "Timezone",
+    "Channel of origin", "Lead status", "Tags", "Notes", "Date added", "Assigned orchestrator",
+)  # fmt: skip
+SPEND_HEADER = ("Date", "Channel", "Spend", "Currency")
+CAMPAIGN_HEADER = (
+    "Campaign ID", "Name", "Goal", "Channel", "Status", "Start date", "End date",
+    "Target segment", "Owner",
+)  # fmt: skip
+# seeds/orchestrators.csv (name: department)
+ORCHESTRATORS = {
+    "Amara Okafor": "Sales",
+    "Jonas Weber": "Sales",
+    "Lucia Ferreira": "Sales",
+    "Priya Raman": "Customer Success",
+    "Tom Becker": "Customer Success",
+    "Sofia Rossi": "Marketing",
+    "Noah Kim": "Operations",
+}
+COUNTRIES = (
+    ("Germany", "Europe/Berlin", "+49"),
+    ("France", "Europe/Paris", "+33"),
+    ("United Kingdom", "Europe/London", "+44"),
+    ("United States", "America/New_York", "+1"),
+    ("Spain", "Europe/Madrid", "+34"),
+    ("Netherlands", "Europe/Amsterdam", "+31"),
+    ("Portugal", "Europe/Lisbon", "+351"),
+    ("India", "Asia/Kolkata", "+91"),
+)
+ROLES = (
+    "Founder", "CEO", "Head of Marketing", "Marketing Manager", "Growth Lead", "Sales Manager",
+    "Operations Manager", "CTO", "HR Director", "Training Coordinator",
+)  # fmt: skip
+SHEET_TAGS = ("", "", "", "newsletter", "webinar, newsletter", "vip", "event-2025", "partner intro")
+SHEET_NOTES = (
+    'Met at "SaaS Summit", asked about pricing',
+    "Prefers WhatsApp\nCall after 3pm",
+    "Referred by a customer",
+    "Wants a demo for the whole team; budget in Q3",
+)
+BAD_SHEET_DATES = ("31/02/2026", "2025-13-01", "yesterday", "03/04/2025", "2025-02-30")
+# Daily spend per acquisition channel: (typical daily amount, currency). Direct and
+# referral traffic cost nothing.
+SPEND_CHANNELS = {
+    "paid_search": (180.0, "EUR"),
+    "linkedin": (120.0, "USD"),
+    "webinar": (60.0, "EUR"),
+    "email": (25.0, "EUR"),
+    "partner": (70.0, "GBP"),
+    "organic_search": (40.0, "EUR"),
+}
+# campaign theme: (name, goal, target segment); cmp-broadcast-* are the Resend broadcasts
+CAMPAIGN_THEMES_INFO = {
+    "welcome": ("Welcome series", "Activate new sign-ups", "New leads"),
+    "nurture": ("Nurture track", "Move leads to MQL", "Leads"),
+    "reengage": ("Win-back", "Re-engage dormant contacts", "Dormant contacts"),
+    "webinar-invite": ("Webinar invitation", "Webinar registrations", "Leads and MQLs"),
+    "product-news": ("Product news", "Product adoption", "Customers and MQLs"),
+    "outbound": ("Outbound sequence", "Book discovery calls", "ICP accounts"),
+    "broadcast": ("Monthly broadcast", "Stay top of mind", "All contactable"),
+}
+BROADCASTS = 6
+# UTM of a contact's first visit, by acquisition channel (Segment context.campaign)
+UTM_BY_CHANNEL = {
+    "paid_search": ("google", "cpc"),
+    "linkedin": ("linkedin", "paid_social"),
+    "email": ("newsletter", "email"),
+    "organic_search": ("google", "organic"),
+    "referral": ("customer-referral", "referral"),
+    "webinar": ("zoom", "webinar"),
+    "partner": ("partner-portal", "referral"),
+}
+USER_AGENTS = (
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.1 Safari/605.1.15",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/124.0 Safari/537.36",
+)
+
+
+class _SheetContact:
+    """What the sheets and webhooks need to know about one sampled event contact."""
+
+    __slots__ = (
+        "number", "email", "first", "last", "company", "industry", "channel", "first_at",
+        "types", "purchases", "campaigns", "in_sheet", "in_webhooks", "seen",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        number: int,
+        email: str,
+        first: str,
+        last: str,
+        company: str,
+        industry: str,
+        channel: str,
+        events: list[tuple[dt.datetime, int, dict[str, Any]]],
+        in_sheet: bool,
+        in_webhooks: bool,
+    ) -> None:
+        self.number = number
+        self.email = email
+        self.first = first
+        self.last = last
+        self.company = company
+        self.industry = industry
+        self.channel = channel
+        self.first_at = events[0][0]
+        self.types = frozenset(record["event_type"] for _, _, record in events)
+        self.purchases = [
+            (record["properties"]["amount"], record["properties"]["currency"])
+            for _, _, record in events
+            if record["event_type"] in ("purchase", "deal_closed")
+        ]
+        self.campaigns = sorted(
+            {
+                record["properties"]["campaign_id"]
+                for _, _, record in events
+                if "campaign_id" in record.get("properties", {})
+            }
+        )
+        self.in_sheet = in_sheet
+        self.in_webhooks = in_webhooks
+        self.seen = False
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first.title()} {self.last.title()}"
+
+
+def _iso_ms(instant: dt.datetime) -> str:
+    """``2025-03-04T10:00:00.123Z`` (the timestamp style of Resend and Segment)."""
+    return instant.strftime("%Y-%m-%dT%H:%M:%S.") + f"{instant.microsecond // 1000:03d}Z"
+
+
+def _uuid(rng: random.Random) -> str:
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+class SheetRecorder:
+    """Collects contacts and campaigns while the events are written; ``write`` makes the
+    ``--sheets`` files. Uses its own random streams (never the events' one), so the
+    events are byte-identical with or without ``--sheets``.
+
+    Memory grows with the sampled contacts (about 40% of the contacts, one per 12 events).
+    """
+
+    def __init__(self, seed: int, start: dt.date, end: dt.date) -> None:
+        self.seed = seed
+        self.start = dt.datetime.combine(start, dt.time())
+        self.end_limit = dt.datetime.combine(end, dt.time()) + dt.timedelta(days=1, seconds=-1)
+        self.contacts: dict[int, _SheetContact] = {}
+        self.seen: set[int] = set()  # contact numbers with at least one event in the file
+        self.campaigns: dict[str, tuple[dt.datetime, dt.datetime]] = {}
+
+    def _rng(self, *parts: object) -> random.Random:
+        return random.Random(":".join(["crm-funnel-sheets", str(self.seed), *map(str, parts)]))
+
+    # -- while the events are generated
+    def contact(
+        self,
+        number: int,
+        email: str,
+        first: str,
+        last: str,
+        company: str,
+        industry: str,
+        channel: str,
+        events: list[tuple[dt.datetime, int, dict[str, Any]]],
+    ) -> None:
+        rng = self._rng("contact", number)
+        in_sheet = rng.random() < SHEET_SHARE
+        in_webhooks = rng.random() < WEBHOOK_SHARE
+        if in_sheet or in_webhooks:
+            self.contacts[number] = _SheetContact(
+                number,
+                email,
+                first,
+                last,
+                company,
+                industry,
+                channel,
+                events,
+                in_sheet,
+                in_webhooks,
+            )
+
+    def written(self, number: int, instant: dt.datetime, campaign: Any) -> None:
+        self.seen.add(number)
+        found = self.contacts.get(number)
+        if found is not None:
+            found.seen = True
+        if isinstance(campaign, str) and campaign:
+            first, last = self.campaigns.get(campaign, (instant, instant))
+            self.campaigns[campaign] = (min(first, instant), max(last, instant))
+
+    # -- afterwards
+    def write(self, directory: str) -> dict[str, int]:
+        """Write the five files to ``directory``; return rows (lines) per file."""
+        seen = [c for _, c in sorted(self.contacts.items()) if c.seen]
+        sampled = [c for c in seen if c.in_webhooks]
+        resend, broadcasts = self._resend(sampled)
+        for campaign, (first, last) in broadcasts.items():
+            known = self.campaigns.get(campaign, (first, last))
+            self.campaigns[campaign] = (min(known[0], first), max(known[1], last))
+        files = {
+            "contacts.csv": self._contacts_rows([c for c in seen if c.in_sheet]),
+            "spend.csv": self._spend_rows(),
+            "campaigns.csv": self._campaign_rows(),
+        }
+        counts: dict[str, int] = {}
+        headers = {
+            "contacts.csv": CONTACT_HEADER,
+            "spend.csv": SPEND_HEADER,
+            "campaigns.csv": CAMPAIGN_HEADER,
+        }
+        for name, rows in files.items():
+            # the contacts sheet as Excel saves "CSV UTF-8": a BOM and CRLF line ends
+            excel = name == "contacts.csv"
+            with open(
+                os.path.join(directory, name),
+                "w",
+                encoding="utf-8-sig" if excel else "utf-8",
+                newline="",
+            ) as fh:
+                writer = csv.writer(fh, lineterminator="\r\n" if excel else "\n")
+                writer.writerow(headers[name])
+                writer.writerows(rows)
+            counts[name] = len(rows)
+        for name, lines in (("resend.ndjson", resend), ("segment.ndjson", self._segment(sampled))):
+            with open(os.path.join(directory, name), "w", encoding="utf-8", newline="") as fh:
+                fh.write("".join(line + "\n" for line in lines))
+            counts[name] = len(lines)
+        return counts
+
+    def _owner(self, rng: random.Random, status: str) -> str:
+        if rng.random() < 0.15:
+            return ""
+        if status == "Customer":
+            department = "Customer Success"
+        elif status == "Qualified":
+            department = "Sales"
+        else:
+            department = rng.choice(("Marketing", "Sales", "Sales"))
+        return rng.choice([name for name, dep in ORCHESTRATORS.items() if dep == department])
+
+    @staticmethod
+    def _lead_status(types: frozenset[str]) -> str:
+        if types & {"deal_closed", "purchase"}:
+            return "Customer"
+        if types & {"unsubscribed", "email_complained"}:
+            return "Unsubscribed"
+        if "demo_booked" in types:
+            return "Qualified"
+        if types & {"download", "webinar_joined", "email_replied", "pricing_viewed"}:
+            return "Engaged"
+        if types & {"email_opened", "email_clicked"}:
+            return "Contacted"
+        return "New"
+
+    def _person_row(
+        self,
+        rng: random.Random,
+        full_name: str,
+        email: str,
+        company: str,
+        industry: str,
+        channel: str,
+        status: str,
+        added: dt.datetime,
+    ) -> list[str]:
+        country, timezone, prefix = rng.choice(COUNTRIES)
+        phone = (
+            ""
+            if rng.random() < 0.2
+            else f"{prefix} {rng.randint(100, 999)} {rng.randint(100000, 9999999)}"
+        )
+        roll = rng.random()
+        if roll < 0.07:
+            email = rng.choice((email.title(), email.upper()))
+        elif roll < 0.1:
+            email = f" {email} "
+        if rng.random() < 0.2:
+            channel = rng.choice((channel.title(), channel.upper(), f" {channel}"))
+        date_added = added.date().isoformat()
+        if rng.random() < 0.15:
+            date_added = added.strftime(rng.choice(("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%d %H:%M")))
+        return [
+            full_name,
+            email,
+            phone,
+            company,
+            rng.choice(ROLES),
+            industry,
+            country,
+            timezone,
+            channel,
+            status,
+            rng.choice(SHEET_TAGS),
+            rng.choice(SHEET_NOTES) if rng.random() < 0.12 else "",
+            date_added,
+            self._owner(rng, status),
+        ]
+
+    def _contacts_rows(self, contacts: list[_SheetContact]) -> list[list[str]]:
+        rows: list[tuple[dt.datetime, int, list[str]]] = []
+        for c in contacts:
+            rng = self._rng("sheet-row", c.number)
+            # added to the sheet 1-45 days before the first event
+            added = dt.datetime.combine(
+                c.first_at.date() - dt.timedelta(days=rng.randint(1, 45)),
+                dt.time(rng.randint(8, 18), rng.randint(0, 59)),
+            )
+            row = self._person_row(
+                rng,
+                c.full_name,
+                c.email,
+                c.company,
+                c.industry,
+                c.channel,
+                self._lead_status(c.types),
+                added,
+            )
+            rows.append((added, c.number, row))
+        rng = self._rng("sheet-only")
+        span = int((self.end_limit - self.start).total_seconds())
+        companies = _Companies(self.seed, 500)
+        only = round(SHEET_ONLY_SHARE * len(self.seen))
+        dirty = 2 + len(contacts) // 400
+        for index in range(only + 2 * dirty):
+            first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+            company, industry, domain = companies.get(rng.randrange(500))
+            email = f"{first}.{last}.s{index + 1}@{domain}"
+            added = self.start + dt.timedelta(seconds=rng.randrange(span))
+            channel = rng.choices(list(CHANNELS), [share for share, _ in CHANNELS.values()])[0]
+            status = rng.choice(("New", "New", "Contacted"))
+            row = self._person_row(
+                rng,
+                f"{first.title()} {last.title()}",
+                email,
+                company,
+                industry,
+                channel,
+                status,
+                added,
+            )
+            if index >= only + dirty:
+                row[12] = rng.choice(BAD_SHEET_DATES)  # a date nobody can parse for sure
+            elif index >= only:
+                row[1] = rng.choice(MALFORMED_EMAILS)
+            rows.append((added, -index, row))
+        rows.sort(key=lambda item: (item[0], item[1]))
+        return [row for _, _, row in rows]
+
+    def _spend_rows(self) -> list[list[str]]:
+        rng = self._rng("spend")
+        rows: list[list[str]] = []
+        day = self.start.date()
+        while day <= self.end_limit.date():
+            weekend = day.weekday() >= 5
+            for channel, (base, currency) in SPEND_CHANNELS.items():
+                amount = base * (0.55 if weekend else 1.0) * rng.lognormvariate(0, 0.25)
+                rows.append([day.isoformat(), channel, f"{amount:.2f}", currency])
+            day += dt.timedelta(days=1)
+        # a couple of bad rows: a decimal comma, an impossible date, an unknown currency
+        bad = [
+            [rows[len(rows) // 3][0], "linkedin", "1.234,56", "USD"],
+            ["2025-02-30", "paid_search", "150.00", "EUR"],
+            [rows[2 * len(rows) // 3][0], "partner", "80.00", "EURO"],
+        ]
+        for row in bad:
+            rows.insert(rng.randrange(len(rows) + 1), row)
+        return rows
+
+    def _campaign_rows(self) -> list[list[str]]:
+        rows = []
+        recent = self.end_limit - dt.timedelta(days=30)
+        for campaign in sorted(self.campaigns):
+            first, last = self.campaigns[campaign]
+            rng = self._rng("campaign", campaign)
+            theme, _, serial = campaign.removeprefix("cmp-").rpartition("-")
+            name, goal, segment = CAMPAIGN_THEMES_INFO.get(
+                theme, (theme.replace("-", " ").title(), "", "")
+            )
+            starts = first.date() - dt.timedelta(days=rng.randint(0, 3))
+            if last >= recent:
+                status, ends = "active", ""
+            else:
+                status = "paused" if rng.random() < 0.05 else "completed"
+                ends = (last.date() + dt.timedelta(days=rng.randint(0, 7))).isoformat()
+            owner = (
+                "Sofia Rossi"
+                if theme != "outbound"
+                else rng.choice(("Amara Okafor", "Jonas Weber"))
+            )
+            rows.append(
+                [
+                    campaign,
+                    f"{name} {serial}",
+                    goal,
+                    "email",
+                    status,
+                    starts.isoformat(),
+                    ends,
+                    segment,
+                    owner,
+                ]
+            )
+        return rows
+
+    def _resend(
+        self, contacts: list[_SheetContact]
+    ) -> tuple[list[str], dict[str, tuple[dt.datetime, dt.datetime]]]:
+        """Resend webhook payloads of the monthly broadcasts to the sampled contacts."""
+        span = self.end_limit - self.start
+        sends = [
+            (
+                f"cmp-broadcast-{index + 1:02d}",
+                self.start + span * (index + 0.5) / BROADCASTS,
+                _uuid(self._rng("broadcast", index)),
+            )
+            for index in range(BROADCASTS)
+        ]
+        used: dict[str, tuple[dt.datetime, dt.datetime]] = {}
+        events: list[tuple[dt.datetime, str, int, dict[str, Any]]] = []
+        for c in contacts:
+            rng = self._rng("resend", c.number)
+            eligible = [send for send in sends if send[1] >= c.first_at]
+            for campaign, when, broadcast_id in rng.sample(eligible, min(len(eligible), 2)):
+                at = when.replace(hour=9, minute=0, second=0, microsecond=0)
+                at += dt.timedelta(seconds=rng.randint(0, 3600), milliseconds=rng.randint(0, 999))
+                for step in (1, 2):
+                    opened = self._resend_email(rng, c, campaign, broadcast_id, step, at, events)
+                    if opened or step == 2 or rng.random() < 0.5:
+                        break
+                    at += dt.timedelta(days=3)  # a follow-up to those who did not open
+        events = [event for event in events if event[0] <= self.end_limit]
+        for at, _, _, payload in events:
+            campaign = self._tag(payload, "campaign_id")
+            first, last = used.get(campaign, (at, at))
+            used[campaign] = (min(first, at), max(last, at))
+        events.sort(key=lambda event: (event[0], event[1], event[2]))
+        lines = [json.dumps(payload, ensure_ascii=False) for _, _, _, payload in events]
+        return lines, used
+
+    @staticmethod
+    def _tag(payload: dict[str, Any], name: str) -> str:
+        tags = payload["data"]["tags"]
+        if isinstance(tags, dict):
+            return str(tags[name])
+        return next(str(tag["value"]) for tag in tags if tag["name"] == name)
+
+    def _resend_email(
+        self,
+        rng: random.Random,
+        c: _SheetContact,
+        campaign: str,
+        broadcast_id: str,
+        step: int,
+        at: dt.datetime,
+        events: list[tuple[dt.datetime, str, int, dict[str, Any]]],
+    ) -> bool:
+        """The webhook events of one email; return whether it was opened."""
+        email_id = _uuid(rng)
+        to = f"{c.full_name} <{c.email}>" if rng.random() < 0.8 else c.email
+        if rng.random() < 0.5:
+            tags: Any = {"campaign_id": campaign, "sequence_step": str(step)}
+        else:
+            tags = [
+                {"name": "campaign_id", "value": campaign},
+                {"name": "sequence_step", "value": str(step)},
+            ]
+        subject = "Your monthly funnel digest" if step == 1 else "In case you missed it"
+
+        def add(kind: str, when: dt.datetime, **extra: Any) -> None:
+            data = {
+                "broadcast_id": broadcast_id,
+                "created_at": _iso_ms(at),
+                "email_id": email_id,
+                "from": "Crm Funnel <news@crm-funnel.example>",
+                "to": [to],
+                "subject": subject,
+                "tags": tags,
+                **extra,
+            }
+            payload = {"type": f"email.{kind}", "created_at": _iso_ms(when), "data": data}
+            events.append((when, email_id, len(events), payload))
+
+        add("sent", at)
+        delivered = at + dt.timedelta(seconds=rng.randint(2, 30))
+        roll = rng.random()
+        if roll < 0.03:
+            permanent = rng.random() < 0.6
+            add(
+                "bounced",
+                delivered,
+                bounce={
+                    "message": "The recipient's email provider sent a hard bounce message."
+                    if permanent
+                    else "The recipient's mailbox is full.",
+                    "subType": "General" if permanent else "MailboxFull",
+                    "type": "Permanent" if permanent else "Transient",
+                },
+            )
+            return False
+        if roll < 0.05:
+            add("delivery_delayed", delivered)
+            delivered += dt.timedelta(hours=rng.randint(1, 6))
+        add("delivered", delivered)
+        if rng.random() < 0.005:
+            add("complained", delivered + dt.timedelta(minutes=rng.randint(5, 600)))
+            return False
+        if rng.random() >= 0.45:
+            return False
+        opened = delivered + dt.timedelta(seconds=int(rng.expovariate(1 / 21600)) + 30)
+        add("opened", opened)
+        if rng.random() < 0.35:
+            clicked = opened + dt.timedelta(seconds=rng.randint(5, 600))
+            add(
+                "clicked",
+                clicked,
+                click={
+                    "ipAddress": f"203.0.113.{rng.randint(1, 254)}",
+                    "link": f"https://crm-funnel.example/digest/{campaign}",
+                    "timestamp": _iso_ms(clicked),
+                    "userAgent": rng.choice(USER_AGENTS),
+                },
+            )
+        return True
+
+    def _segment(self, contacts: list[_SheetContact]) -> list[str]:
+        """Segment-spec identify and track calls for the sampled contacts."""
+        calls: list[tuple[dt.datetime, str, dict[str, Any]]] = []
+        for c in contacts:
+            self._segment_contact(c, calls)
+        calls = [item for item in calls if item[0] <= self.end_limit]
+        calls.sort(key=lambda item: (item[0], item[1]))
+        return [json.dumps(payload, ensure_ascii=False) for _, _, payload in calls]
+
+    def _segment_contact(
+        self, c: _SheetContact, calls: list[tuple[dt.datetime, str, dict[str, Any]]]
+    ) -> None:
+        rng = self._rng("segment", c.number)
+        user_id = f"usr_{hashlib.md5(c.email.encode()).hexdigest()[:12]}"
+        anonymous_id = _uuid(rng)
+        utm = UTM_BY_CHANNEL.get(c.channel)
+        first_touch = (
+            {"source": utm[0], "medium": utm[1], "name": f"{c.channel}-{c.first_at.year}"}
+            if utm
+            else None
+        )
+        at = c.first_at + dt.timedelta(seconds=rng.randint(1, 3600))
+
+        def call(
+            kind: str,
+            when: dt.datetime,
+            event: str | None = None,
+            properties: dict[str, Any] | None = None,
+            campaign: dict[str, str] | None = None,
+        ) -> None:
+            message_id = f"ajs-next-{rng.getrandbits(96):024x}"
+            context: dict[str, Any] = {
+                "library": {"name": "analytics.js", "version": "2.11.1"},
+                "traits": {"email": c.email if rng.random() < 0.9 else c.email.upper()},
+            }
+            if campaign:
+                context["campaign"] = campaign
+            payload: dict[str, Any] = {"type": kind, "messageId": message_id}
+            if event is not None:
+                payload["event"] = event
+            payload.update(
+                {
+                    "userId": user_id,
+                    "anonymousId": anonymous_id,
+                    "timestamp": _iso_ms(when),
+                    "context": context,
+                }
+            )
+            if kind == "identify":
+                payload["traits"] = {
+                    "email": c.email,
+                    "name": c.full_name,
+                    "company": c.company,
+                    "industry": c.industry,
+                }
+            else:
+                payload["properties"] = properties or {}
+            calls.append((when, message_id, payload))
+
+        call("identify", at, campaign=first_touch)
+        if rng.random() < 0.5:
+            minute = dt.timedelta(minutes=1)
+            call("track", at + 2 * minute, "Signed Up", {"plan": "trial"}, first_touch)
+            if rng.random() < 0.5:
+                call("track", at + 3 * minute, "Trial Started", {"trial_days": 14}, first_touch)
+        if c.campaigns and rng.random() < 0.6:
+            cmp_id = rng.choice(c.campaigns)
+            call(
+                "track",
+                at + dt.timedelta(days=rng.randint(1, 20), seconds=rng.randint(0, 86399)),
+                "Email Opened",
+                {"email_id": _uuid(rng), "campaign_id": cmp_id, "email_subject": "Hello"},
+                {"source": "newsletter", "medium": "email", "name": cmp_id},
+            )
+        if "demo_booked" in c.types:
+            when = at + dt.timedelta(days=rng.randint(3, 30))
+            call("track", when, "Demo Booked", {"meeting_type": "discovery"}, first_touch)
+        if c.purchases and rng.random() < 0.5:
+            amount, currency = rng.choice(c.purchases)
+            call(
+                "track",
+                at + dt.timedelta(days=rng.randint(10, 90)),
+                "Order Completed",
+                {
+                    "order_id": f"ord_{rng.getrandbits(48):012x}",
+                    "revenue": round(amount * 0.2, 2),  # an add-on order
+                    "currency": currency,
+                    "products": [{"product_id": "add-on-seats", "quantity": 1}],
+                },
+                first_touch,
+            )
 
 
 def _open_output(path: str) -> tuple[IO[bytes], IO[bytes] | None]:
@@ -929,14 +1599,20 @@ def generate(
     dirty_rate: float = DEFAULT_DIRTY_RATE,
     start: dt.date | None = None,
     end: dt.date | None = None,
+    sheets: SheetRecorder | None = None,
 ) -> Generator:
-    """Write the lines to ``out``; return the generator (for its counters)."""
+    """Write the lines to ``out``; return the generator (for its counters).
+
+    With ``sheets`` (a ``SheetRecorder``), the recorder learns the contacts and campaigns
+    of the lines written; call its ``write(directory)`` afterwards.
+    """
     generator = Generator(
         events,
         seed,
         dirty_rate,
         start or dt.date.fromisoformat(DEFAULT_START),
         end or dt.date.fromisoformat(DEFAULT_END),
+        sheets,
     )
     buffer: list[str] = []
     for line in generator.lines():
@@ -955,6 +1631,17 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
         if args.end < args.start:
             raise UsageError(f"--end {args.end} is before --start {args.start}")
+        sheets = None
+        if args.sheets is not None:
+            try:
+                os.makedirs(args.sheets, exist_ok=True)
+            except OSError as exc:
+                raise UsageError(
+                    f"cannot create --sheets {args.sheets}: {exc.strerror or exc}"
+                ) from None
+            if not os.access(args.sheets, os.W_OK):
+                raise UsageError(f"cannot write into --sheets {args.sheets}: permission denied")
+            sheets = SheetRecorder(args.seed, args.start, args.end)
         try:
             out, raw = _open_output(args.out)
         except OSError as exc:
@@ -964,13 +1651,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         try:
-            generator = generate(out, args.events, args.seed, args.dirty_rate, args.start, args.end)
+            generator = generate(
+                out, args.events, args.seed, args.dirty_rate, args.start, args.end, sheets
+            )
         finally:
             if raw is None:
                 out.flush()
             else:
                 out.close()
                 raw.close()
+        sheet_counts = sheets.write(args.sheets) if sheets is not None else None
     except BrokenPipeError:
         # `funnel-generate --out - | head`: the reader left; that is not an error.
         sys.stderr.close()
@@ -979,13 +1669,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
     except OSError as exc:
-        print(f"{PROG}: error: cannot write {args.out}: {exc.strerror or exc}", file=sys.stderr)
+        where = exc.filename or args.out
+        print(f"{PROG}: error: cannot write {where}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     if not args.quiet:
         print(
             f"{PROG}: wrote {args.events} lines ({generator.dirty_written} dirty) to {args.out}",
             file=sys.stderr,
         )
+        if sheet_counts is not None:
+            files = ", ".join(f"{name} ({n:,})" for name, n in sheet_counts.items())
+            print(f"{PROG}: wrote {files} to {args.sheets}", file=sys.stderr)
     return 0
 
 

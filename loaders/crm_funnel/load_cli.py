@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import sys
 from collections.abc import Sequence
@@ -10,8 +11,18 @@ from typing import Any
 
 from crm_funnel import __version__
 from crm_funnel.errors import FunnelError, TerminalError
-from crm_funnel.loader import FORMATS, STDIN_NAME, expand_paths, load_one, open_backend
+from crm_funnel.loader import FORMATS, STDIN_NAME, LoadInput, expand_paths, load_one, open_backend
 from crm_funnel.profile import add_target_arguments, load_target
+from crm_funnel.tabular import (
+    KINDS,
+    REQUIRED,
+    ensure_sheet_rows,
+    expand_csv_paths,
+    is_csv_path,
+    load_sheet,
+    read_header,
+    spooled_stdin,
+)
 
 PROG = "funnel-load"
 
@@ -26,6 +37,15 @@ same file or the same events again changes nothing.
 
 Input: NDJSON (one object per line) or a JSON array, optionally gzip-compressed.
 Directories are searched recursively for *.json, *.ndjson, *.jsonl (and .gz).
+
+Spreadsheets: with --kind contacts|spend|campaigns the files are CSV (UTF-8, a BOM
+is fine, optionally .csv.gz; directories are searched for *.csv and *.csv.gz).
+Each data row is landed in raw.sheet_rows as a JSON object of the columns (headers
+normalised: "Full Name" -> full_name, "E-mail" -> email, ...); rows with the wrong
+number of fields or bytes that are not UTF-8 go to raw.load_errors with their row
+number. A missing required column stops the command before anything is loaded.
+dbt types and checks the values (fct_quarantined_sheet_rows lists the bad rows).
+
 The connection comes from the dbt profile 'crm_funnel' (profiles.yml)."""
 
 EPILOG = """\
@@ -36,6 +56,14 @@ examples:
   zcat events.ndjson.gz | funnel-load -  # stdin
   funnel-load --target postgres events.json
   DBT_PROFILES_DIR=~/.dbt funnel-load --quiet events.ndjson
+  funnel-load --kind contacts exports/contacts.csv
+  funnel-load --kind spend spend/               # every .csv/.csv.gz below spend/
+  funnel-load --kind campaigns campaigns.csv.gz
+
+required columns per --kind (other columns are kept too):
+  contacts   email
+  spend      date, channel, spend, currency
+  campaigns  campaign_id, name
 
 exit status: 0 loaded or skipped (records in raw.load_errors are not a failure),
              2 error (one line on stderr says what to do), 130 interrupted.
@@ -66,7 +94,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--format",
         choices=FORMATS,
         default="auto",
-        help="record format: auto-detect per record (default) or force one",
+        help="record format of events: auto-detect per record (default) or force one",
+    )
+    parser.add_argument(
+        "--kind",
+        choices=("events", *KINDS),
+        default="events",
+        help="what the files hold: events (JSON, the default) or a spreadsheet export "
+        "(CSV): contacts, spend or campaigns",
     )
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -85,7 +120,47 @@ def _on_sigterm(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
+def _run_sheets(args: argparse.Namespace) -> int:
+    if args.format != "auto":
+        raise TerminalError(f"--format applies to events only, not to --kind {args.kind}")
+    inputs = expand_csv_paths(args.paths)
+    if sum(i.path is None for i in inputs) > 1:
+        raise TerminalError(f"{STDIN_NAME} can be read once; pass - only once")
+    if any(i.path is None for i in inputs) and sys.stdin.isatty():
+        raise TerminalError(
+            f"{STDIN_NAME} is a terminal: pipe the data in "
+            f"(e.g. cat contacts.csv | {PROG} --kind {args.kind} -)"
+        )
+    with contextlib.ExitStack() as stack:
+        ready: list[LoadInput] = []
+        for load_input in inputs:
+            if load_input.path is None:
+                load_input = stack.enter_context(spooled_stdin())
+            ready.append(load_input)
+        # every file's header first: a missing column loads nothing of any file
+        for load_input in ready:
+            assert load_input.path is not None
+            read_header(load_input.path, args.kind, load_input.display)
+        target = load_target(args.profiles_dir, args.target)
+        with open_backend(target, args.raw_schema) as backend:
+            ensure_sheet_rows(backend)
+            for load_input in ready:
+                result = load_sheet(backend, load_input, args.kind, progress=not args.quiet)
+                print(result.summary(), flush=True)
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
+    if args.kind != "events":
+        return _run_sheets(args)
+    csv_files = [arg for arg in args.paths if is_csv_path(arg)]
+    if csv_files:
+        raise TerminalError(
+            f"{csv_files[0]} is a CSV file: pass --kind {'|'.join(KINDS)} for spreadsheet "
+            f"exports (required columns: "
+            + "; ".join(f"{kind}: {', '.join(REQUIRED[kind])}" for kind in KINDS)
+            + ")"
+        )
     inputs = expand_paths(args.paths)
     if any(i.path is None for i in inputs) and sys.stdin.isatty():
         raise TerminalError(
@@ -93,6 +168,7 @@ def _run(args: argparse.Namespace) -> int:
         )
     target = load_target(args.profiles_dir, args.target)
     with open_backend(target, args.raw_schema) as backend:
+        ensure_sheet_rows(backend)  # the dbt sources read it even before any sheet is loaded
         for load_input in inputs:
             result = load_one(backend, load_input, fmt=args.format, progress=not args.quiet)
             print(result.summary(), flush=True)

@@ -5,7 +5,7 @@ as parquet files in a local warehouse with a Derby metastore. This command lands
 what ``funnel-load`` lands: it runs the real loader into a landing DuckDB file kept beside
 that warehouse (so checksums, event-key de-duplication, load errors and erasure tombstones
 behave as on the other targets, across runs), then replaces the raw tables in the Spark
-metastore (``raw.events``, ``raw.loads``, ``raw.load_errors``, same columns) with that
+metastore (``raw.events``, ``raw.loads``, ``raw.load_errors``, ``raw.sheet_rows``, same columns) with that
 file's tables, written through Spark's DataFrame writer as parquet tables.
 """
 
@@ -34,7 +34,7 @@ from crm_funnel.profile import (
 PROG = "python -m crm_funnel.spark_load"
 DEFAULT_TARGET = "spark"
 LANDING_FILE = "landing.duckdb"
-SPARK_TABLES = ("events", "loads", "load_errors")
+SPARK_TABLES = ("events", "loads", "load_errors", "sheet_rows")
 # The loader's column types (DuckDB) as Spark SQL types.
 SPARK_TYPES = {"VARCHAR": "string", "BIGINT": "bigint", "TIMESTAMP": "timestamp"}
 

@@ -33,6 +33,10 @@ with open(REPO_ROOT / "seeds" / "event_types.csv", newline="", encoding="utf-8")
         row["event_type"] for row in csv.DictReader(_handle) if row["is_engagement"] == "true"
     )
 DAY = dt.timedelta(days=1)
+# Canonical types only the webhook formats (Resend, Segment) or the contacts sheet produce.
+NON_NATIVE_TYPES = frozenset(
+    {"email_delivery_delayed", "email_failed", "identify", "contact_imported"}
+)
 # The rules reference.classify reads (the dbt_project.yml defaults it needs).
 CLASSIFY_RULES = {
     "valid_email_regex": EMAIL_RE.pattern,
@@ -272,7 +276,9 @@ def test_about_twelve_events_per_contact(clean_records: list[dict]) -> None:
 
 def test_vocabulary_channels_and_industries(clean_records: list[dict]) -> None:
     types = collections.Counter(record["event_type"] for record in clean_records)
-    assert SEEDS.canonical_types <= set(types), SEEDS.canonical_types - set(types)
+    native = SEEDS.canonical_types - NON_NATIVE_TYPES
+    assert native <= set(types), native - set(types)
+    assert not NON_NATIVE_TYPES & set(types)
     channels = {record["channel"].strip().lower() for record in clean_records}
     assert set(generate.CHANNELS) <= channels
     industries = {record.get("industry") for record in clean_records} - {None}
@@ -519,3 +525,259 @@ def test_bad_arguments_exit_2_with_one_line(args: list[str], tmp_path: Path) -> 
     assert stderr.count("\n") == 1 and stderr.startswith("funnel-generate: error:"), stderr
     assert "Traceback" not in stderr
     assert result.stdout == b""
+
+
+# --------------------------------------------------------------------------- --sheets
+
+with open(REPO_ROOT / "seeds" / "orchestrators.csv", newline="", encoding="utf-8") as _handle:
+    ORCHESTRATOR_NAMES = frozenset(row["orchestrator"] for row in csv.DictReader(_handle))
+with open(REPO_ROOT / "seeds" / "fx_rates.csv", newline="", encoding="utf-8") as _handle:
+    FX_CURRENCIES = frozenset(row["currency"] for row in csv.DictReader(_handle))
+SHEET_START, SHEET_END = dt.date(2025, 1, 1), dt.date(2025, 12, 31)
+RESEND_TYPES = {
+    "email.sent",
+    "email.delivered",
+    "email.delivery_delayed",
+    "email.opened",
+    "email.clicked",
+    "email.bounced",
+    "email.complained",
+}
+SEGMENT_EVENTS = {"Signed Up", "Trial Started", "Email Opened", "Demo Booked", "Order Completed"}
+NUMBER_RE = re.compile(r"[+-]?[0-9]{1,15}(\.[0-9]{1,6})?")
+
+
+def _header_key(text: str) -> str:
+    return re.sub(r"[^0-9a-z]+", "_", text.strip().lstrip("\ufeff").lower()).strip("_")
+
+
+def _read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        rows = list(csv.reader(fh))
+    return [_header_key(cell) for cell in rows[0]], rows[1:]
+
+
+def _in_range(instant: dt.datetime) -> bool:
+    return (
+        dt.datetime.combine(SHEET_START, dt.time())
+        <= instant
+        < dt.datetime.combine(SHEET_END + DAY, dt.time())
+    )
+
+
+@pytest.fixture(scope="module")
+def sheets(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """20,000 clean events of seed 3 with their --sheets files (written in-process)."""
+    folder = tmp_path_factory.mktemp("sheets")
+    recorder = generate.SheetRecorder(3, SHEET_START, SHEET_END)
+    buffer = io.BytesIO()
+    generate.generate(buffer, 20_000, 3, 0.0, SHEET_START, SHEET_END, recorder)
+    counts = recorder.write(str(folder))
+    records = [json.loads(line) for line in lines_of(buffer.getvalue())]
+    first: dict[str, tuple[dt.datetime, str]] = {}
+    campaigns: dict[str, dt.datetime] = {}
+    for record in records:
+        at = reference.parse_event_time(record["event_time"])
+        email = record["email"].strip(WS).lower()
+        if email not in first or at < first[email][0]:
+            first[email] = (at, record["channel"].strip(WS).lower())
+        campaign = record.get("properties", {}).get("campaign_id")
+        if campaign:
+            campaigns[campaign] = min(at, campaigns.get(campaign, at))
+    return {
+        "dir": folder,
+        "counts": counts,
+        "events": buffer.getvalue(),
+        "first": first,
+        "campaigns": campaigns,
+    }
+
+
+def test_sheets_leave_the_events_unchanged(sheets: dict) -> None:
+    plain = generate_bytes(20_000, seed=3, dirty_rate=0.0, start=SHEET_START, end=SHEET_END)
+    assert plain == sheets["events"]
+
+
+def test_sheets_are_deterministic(tmp_path: Path) -> None:
+    outputs = []
+    for name, seed in (("a", "4"), ("b", "4"), ("c", "5")):
+        folder = tmp_path / name
+        result = run_cli(
+            "--events", "3000", "--seed", seed, "--out", str(tmp_path / f"{name}.ndjson"),
+            "--sheets", str(folder),
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        assert b"contacts.csv (" in result.stderr
+        outputs.append({file: (folder / file).read_bytes() for file in generate.SHEET_FILES})
+    assert outputs[0] == outputs[1]
+    assert all(outputs[0][file] != outputs[2][file] for file in generate.SHEET_FILES)
+    plain = run_cli("--events", "3000", "--seed", "4", "--out", "-", "--quiet")
+    assert plain.stdout == (tmp_path / "a.ndjson").read_bytes()
+
+
+def test_contacts_sheet(sheets: dict) -> None:
+    path = sheets["dir"] / "contacts.csv"
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf")  # saved by Excel as CSV UTF-8
+    header, rows = _read_csv(path)
+    assert header == [
+        "full_name", "email", "phone", "company", "role", "industry", "country", "timezone",
+        "channel_of_origin", "lead_status", "tags", "notes", "date_added",
+        "assigned_orchestrator",
+    ]  # fmt: skip
+    assert len(rows) == sheets["counts"]["contacts.csv"]
+    first = sheets["first"]
+    in_events = sheet_only = bad_email = bad_date = 0
+    emails = set()
+    for row in rows:
+        cells = dict(zip(header, row, strict=True))
+        email = cells["email"].strip(WS).lower()
+        added = reference.parse_event_time(cells["date_added"])
+        assert cells["assigned_orchestrator"] in ORCHESTRATOR_NAMES | {""}, cells
+        assert cells["lead_status"] in {
+            "New", "Contacted", "Engaged", "Qualified", "Customer", "Unsubscribed",
+        }  # fmt: skip
+        if not EMAIL_RE.match(email):
+            bad_email += 1
+            continue
+        if added is None:
+            bad_date += 1
+            continue
+        assert email not in emails, email  # one row per person
+        emails.add(email)
+        if email in first:
+            in_events += 1
+            first_at, channel = first[email]
+            assert cells["channel_of_origin"].strip(WS).lower() == channel, (cells, channel)
+            assert added < first_at, (cells, first_at)
+        else:
+            sheet_only += 1
+            assert cells["channel_of_origin"].strip(WS).lower() in generate.CHANNELS
+    contacts = len(first)
+    assert 0.25 <= in_events / contacts <= 0.35, (in_events, contacts)
+    assert 0.03 <= sheet_only / contacts <= 0.07, (sheet_only, contacts)
+    assert 2 <= bad_email <= 10 and 2 <= bad_date <= 10, (bad_email, bad_date)
+    data = path.read_bytes()
+    assert b"\r\n" in data and b'"webinar, newsletter"' in data  # CRLF, quoted commas
+
+
+def test_spend_sheet(sheets: dict) -> None:
+    header, rows = _read_csv(sheets["dir"] / "spend.csv")
+    assert header == ["date", "channel", "spend", "currency"]
+    valid: dict[tuple[dt.date, str], str] = {}
+    bad = 0
+    for date_text, channel, spend, currency in rows:
+        day = reference.parse_event_time(date_text)
+        if day is None or not NUMBER_RE.fullmatch(spend) or currency not in FX_CURRENCIES:
+            bad += 1
+            continue
+        assert (day.date(), channel) not in valid
+        assert float(spend) > 0
+        valid[(day.date(), channel)] = currency
+    assert 2 <= bad <= 5
+    channels = {channel for _, channel in valid}
+    assert channels <= set(generate.CHANNELS) and len(channels) >= 5
+    days = {day for day, _ in valid}
+    assert days == {SHEET_START + DAY * n for n in range((SHEET_END - SHEET_START).days + 1)}
+    assert len(valid) == len(days) * len(channels)  # every channel every day
+    currencies = collections.Counter(valid.values())
+    assert currencies["EUR"] > len(valid) / 2 and currencies["USD"] and currencies["GBP"]
+
+
+def _resend_tags(data: dict) -> dict[str, str]:
+    tags = data["tags"]
+    if isinstance(tags, dict):
+        return tags
+    return {tag["name"]: tag["value"] for tag in tags}
+
+
+def test_resend_webhooks(sheets: dict) -> None:
+    lines = (sheets["dir"] / "resend.ndjson").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == sheets["counts"]["resend.ndjson"] > 100
+    shapes = collections.Counter()
+    bounce_types = collections.Counter()
+    for line in lines:
+        payload = json.loads(line)
+        assert payload["type"] in RESEND_TYPES
+        created = reference.parse_event_time(payload["created_at"])
+        assert created is not None and _in_range(created)
+        data = payload["data"]
+        (to,) = data["to"]
+        match = re.fullmatch(r"(.+) <(.+)>", to)
+        shapes["display_name" if match else "plain"] += 1
+        address = match.group(2) if match else to
+        assert address in sheets["first"], address  # one of the event contacts
+        shapes["tags_" + type(data["tags"]).__name__] += 1
+        tags = _resend_tags(data)
+        assert tags["campaign_id"].startswith("cmp-") and tags["sequence_step"] in {"1", "2"}
+        if payload["type"] == "email.bounced":
+            bounce_types[data["bounce"]["type"]] += 1
+        if payload["type"] == "email.clicked":
+            assert {"ipAddress", "link", "timestamp", "userAgent"} <= set(data["click"])
+    assert shapes["display_name"] > shapes["plain"] > 0, shapes
+    assert shapes["tags_dict"] > 0 and shapes["tags_list"] > 0, shapes
+    assert set(bounce_types) <= {"Permanent", "Transient"} and bounce_types, bounce_types
+
+
+def test_segment_calls(sheets: dict) -> None:
+    lines = (sheets["dir"] / "segment.ndjson").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == sheets["counts"]["segment.ndjson"] > 100
+    message_ids = set()
+    events = collections.Counter()
+    for line in lines:
+        call = json.loads(line)
+        assert call["messageId"] not in message_ids
+        message_ids.add(call["messageId"])
+        at = reference.parse_event_time(call["timestamp"])
+        assert at is not None and _in_range(at)
+        email = call["context"]["traits"]["email"].lower()
+        assert email in sheets["first"]
+        assert at >= sheets["first"][email][0]
+        campaign = call["context"].get("campaign")
+        if campaign is not None:
+            assert set(campaign) == {"source", "medium", "name"}
+        if call["type"] == "identify":
+            events["identify"] += 1
+            assert call["traits"]["email"].lower() == email
+            continue
+        assert call["type"] == "track" and call["event"] in SEGMENT_EVENTS
+        events[call["event"]] += 1
+        if call["event"] == "Order Completed":
+            props = call["properties"]
+            assert props["revenue"] > 0 and props["currency"] in {"EUR", "USD", "GBP"}
+    assert set(events) == SEGMENT_EVENTS | {"identify"}, events
+
+
+def test_campaigns_sheet(sheets: dict) -> None:
+    header, rows = _read_csv(sheets["dir"] / "campaigns.csv")
+    assert header == [
+        "campaign_id", "name", "goal", "channel", "status", "start_date", "end_date",
+        "target_segment", "owner",
+    ]  # fmt: skip
+    used = dict(sheets["campaigns"])
+    for line in (sheets["dir"] / "resend.ndjson").read_text(encoding="utf-8").splitlines():
+        payload = json.loads(line)
+        campaign = _resend_tags(payload["data"])["campaign_id"]
+        at = reference.parse_event_time(payload["created_at"])
+        used[campaign] = min(at, used.get(campaign, at))
+    assert [row[0] for row in rows] == sorted(used)  # one row per campaign the events use
+    for campaign_id, name, _goal, channel, status, start, end, _segment, owner in rows:
+        assert name and channel == "email" and owner in ORCHESTRATOR_NAMES
+        starts = dt.date.fromisoformat(start)
+        assert starts <= used[campaign_id].date()
+        assert status in {"active", "completed", "paused"}
+        if end:
+            assert dt.date.fromisoformat(end) >= starts
+        else:
+            assert status == "active"
+
+
+def test_sheets_directory_error_is_one_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("x")
+    result = run_cli(
+        "--events", "10", "--out", str(tmp_path / "x.ndjson"), "--sheets", str(blocker / "dir")
+    )
+    stderr = result.stderr.decode()
+    assert result.returncode == 2 and stderr.count("\n") == 1, stderr
+    assert stderr.startswith("funnel-generate: error: cannot create --sheets"), stderr
+    assert not (tmp_path / "x.ndjson").exists()

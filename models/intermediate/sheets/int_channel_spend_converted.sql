@@ -1,0 +1,74 @@
+{#- One row per (spend date, channel): the valid row of the latest load that has
+    it (latest loaded_at, then load id), with the spend also converted to the var
+    reporting_currency through the fx_rates seed (rate_to_base of the spend's
+    currency over rate_to_base of the reporting currency). -#}
+
+with
+
+spend as (
+
+    select * from {{ ref('int_channel_spend_validated') }}
+    where is_valid
+
+),
+
+fx_rates as (
+
+    select * from {{ ref('fx_rates') }}
+
+),
+
+reporting_rate as (
+
+    select rate_to_base
+    from fx_rates
+    where currency = '{{ var("reporting_currency") }}'
+
+),
+
+ranked as (
+
+    select
+        *,
+        row_number() over (
+            partition by spend_date, channel
+            order by loaded_at desc, load_id desc, row_number desc
+        ) as recency
+    from spend
+
+),
+
+final as (
+
+    select
+        -- ids
+        {{ surrogate_key(['ranked.spend_date', 'ranked.channel']) }} as spend_id,
+        ranked.load_id,
+
+        -- strings
+        ranked.channel,
+        ranked.currency,
+        ranked.source_file,
+
+        -- numerics
+        ranked.row_number,
+        ranked.spend,
+        cast(
+            ranked.spend * fx_rates.rate_to_base
+            / reporting_rate.rate_to_base
+            as {{ dbt.type_numeric() }}
+        ) as spend_reporting,
+
+        -- dates
+        ranked.spend_date
+
+    from ranked
+    left join reporting_rate
+        on 1 = 1
+    left join fx_rates
+        on ranked.currency = fx_rates.currency
+    where ranked.recency = 1
+
+)
+
+select * from final

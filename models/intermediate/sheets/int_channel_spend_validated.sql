@@ -1,0 +1,106 @@
+{#- Every landed channel-spend row, classified by the first rule it breaks (null
+    when it is valid). Rules, in order: the date is missing; it is not an
+    ISO-8601 date (or timestamp); the channel is missing; the spend is missing;
+    it is not a number (a `.` decimal point, no thousands separators, at most 6
+    decimals); its currency is not in the fx_rates seed (an empty currency is
+    the var reporting_currency); the same date and channel repeat in the file
+    (the last row of the file counts, the earlier ones are flagged). -#}
+
+with
+
+spend as (
+
+    select * from {{ ref('stg_sheets__spend') }}
+
+),
+
+fx_rates as (
+
+    select * from {{ ref('fx_rates') }}
+
+),
+
+checked as (
+
+    select
+        spend.*,
+        coalesce(spend.currency, '{{ var("reporting_currency") }}') as spend_currency,
+        case
+            when spend.spend_date_text is null
+                then 'missing date'
+            when spend.spend_date is null
+                then 'invalid date'
+            when spend.channel is null
+                then 'missing channel'
+            when spend.spend_text is null
+                then 'missing spend'
+            when spend.spend is null
+                then 'invalid spend'
+            when fx_rates.currency is null
+                then 'unknown currency'
+        end as invalid_reason
+    from spend
+    left join fx_rates
+        on coalesce(spend.currency, '{{ var("reporting_currency") }}') = fx_rates.currency
+
+),
+
+ranked as (
+
+    select
+        *,
+        row_number() over (
+            partition by
+                load_id, spend_date, channel, case when invalid_reason is null then 1 else 0 end
+            order by row_number desc
+        ) as file_recency
+    from checked
+
+),
+
+classified as (
+
+    select
+        *,
+        case
+            when invalid_reason is not null then invalid_reason
+            when file_recency > 1 then 'duplicate date and channel in file'
+        end as rejection_reason,
+        invalid_reason is null and file_recency = 1 as is_valid
+    from ranked
+
+),
+
+final as (
+
+    select
+        -- ids
+        load_id,
+
+        -- strings
+        channel,
+        spend_currency as currency,
+        spend_date_text,
+        spend_text,
+        rejection_reason,
+        payload,
+        source_file,
+
+        -- numerics
+        row_number,
+        spend,
+
+        -- booleans
+        is_valid,
+
+        -- dates
+        spend_date,
+
+        -- timestamps
+        loaded_at
+
+    from classified
+
+)
+
+select * from final
