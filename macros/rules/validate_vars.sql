@@ -36,12 +36,18 @@
         {%- endif -%}
     {%- endfor -%}
 
-    {%- for name in ['conversion_window_days', 'attribution_lookback_days', 'attribution_half_life_days', 'forecast_history_days'] -%}
+    {%- for name in ['conversion_window_days', 'attribution_lookback_days', 'forecast_history_days'] -%}
         {%- set value = var(name) -%}
-        {%- if value is boolean or value is not number or value <= 0 -%}
-            {%- do problems.append(name ~ " = '" ~ value ~ "' must be a number > 0") -%}
+        {%- if value is boolean or value is not number or value != value | int
+            or value < (1 if name == 'forecast_history_days' else 0) -%}
+            {%- do problems.append(name ~ " = '" ~ value ~ "' must be a whole number of days >= " ~ (1 if name == 'forecast_history_days' else 0)) -%}
         {%- endif -%}
     {%- endfor -%}
+
+    {%- set half_life = var('attribution_half_life_days') -%}
+    {%- if half_life is boolean or half_life is not number or half_life <= 0 -%}
+        {%- do problems.append("attribution_half_life_days = '" ~ half_life ~ "' must be a number > 0") -%}
+    {%- endif -%}
 
     {%- set shares = var('attribution_position_weights') -%}
     {%- set share_values = [shares.get('first'), shares.get('middle'), shares.get('last')] if shares is mapping else [] -%}

@@ -42,7 +42,7 @@ AMOUNT_RE = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
 TIME_RE = re.compile(
     r"(?P<y>[0-9]{4})-(?P<mo>[0-9]{2})-(?P<d>[0-9]{2})"
     r"(?:[Tt ](?P<h>[0-9]{2}):(?P<mi>[0-9]{2})"
-    r"(?::(?P<s>[0-9]{2})(?:\.(?P<f>[0-9]{1,6}))?)?"
+    r"(?::(?P<s>[0-9]{2})(?:\.(?P<f>[0-9]{1,9}))?)?"
     r"(?:(?P<z>[Zz])|(?P<sign>[+-])(?P<oh>[0-9]{2})(?::?(?P<om>[0-9]{2}))?)?)?"
 )
 
@@ -169,7 +169,7 @@ def parse_event_time(text: str) -> dt.datetime | None:
     hour = int(match["h"] or 0)
     minute = int(match["mi"] or 0)
     second = int(match["s"] or 0)
-    micro = int((match["f"] or "").ljust(6, "0") or 0)
+    micro = int((match["f"] or "")[:6].ljust(6, "0") or 0)  # digits beyond 6 are dropped
     if hour > 23 or minute > 59 or second > 59:
         return None
     offset = dt.timedelta(0)

@@ -45,6 +45,10 @@ CHECKS = {
     " from marts.fct_lifecycle_transitions",
     "contact_360_lists": "select contact_id, event_type_counts, last_interactions, campaigns"
     " from marts.rpt_contact_360",
+    "attribution": "select attribution_model, conversion_type, count(*), round(sum(credit), 6)"
+    " from marts.rpt_attribution group by attribution_model, conversion_type",
+    "campaigns": "select campaign_id, sequence_step, is_campaign_total, sent_contacts,"
+    " meeting_conversions from marts.rpt_campaign_performance",
 }
 
 # Run in a separate process after dbt has finished (the Derby metastore is single-user).

@@ -1,4 +1,5 @@
-{#- Every landed raw event, classified: its canonical event type (through the
+{#- Every landed raw event, and every contact imported from the contacts
+    sheet (int_sheet_contacts_imported), classified: its canonical event type (through the
     vocabulary and alias seeds), whether it repeats an earlier event key, and
     the first rule it breaks (null when it is a valid activity). A
     manual_override must name one of the lifecycle_states.
@@ -26,7 +27,13 @@ with
 
 staged as (
 
-    select * from {{ ref('stg_raw__events') }}
+    select {{ stg_columns | join(', ') }}
+    from {{ ref('stg_raw__events') }}
+
+    union all
+
+    select {{ stg_columns | join(', ') }}
+    from {{ ref('int_sheet_contacts_imported') }}
 
 ),
 

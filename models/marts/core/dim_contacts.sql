@@ -1,6 +1,7 @@
 {#- One row per contact: identity, first touch, intent score, funnel stage with
     the time each stage was reached, lifecycle state and funnel, and the nurture
-    track (None for a contact who opted out or is in a non-contactable state). -#}
+    track (None for a contact who opted out or is in a non-contactable state);
+    for a contact in the contacts sheet, the sheet's columns (its latest row). -#}
 
 with
 
@@ -40,6 +41,12 @@ lifecycle_states as (
 
 ),
 
+sheet_contacts as (
+
+    select * from {{ ref('int_sheet_contacts_deduplicated') }}
+
+),
+
 final as (
 
     select
@@ -67,6 +74,14 @@ final as (
                 then 'Signal'
             else lifecycle_states.lifecycle_funnel
         end as lifecycle_funnel,
+        sheet_contacts.full_name,
+        sheet_contacts.phone,
+        sheet_contacts.role,
+        sheet_contacts.country,
+        sheet_contacts.timezone,
+        sheet_contacts.lead_status as sheet_lead_status,
+        sheet_contacts.owner as assigned_orchestrator,
+        sheet_contacts.tags as sheet_tags,
 
         -- numerics
         funnel_stages.stage_order,
@@ -95,6 +110,7 @@ final as (
         lifecycles.last_signal_at,
         lifecycles.dormant_since,
         lifecycles.last_reengagement_attempt_at,
+        sheet_contacts.added_at as sheet_added_at,
         {{ as_of_timestamp() }} as state_as_of
 
     from profiles
@@ -108,6 +124,8 @@ final as (
         on stages.funnel_stage = funnel_stages.funnel_stage
     inner join lifecycle_states
         on lifecycles.lifecycle_state = lifecycle_states.lifecycle_state
+    left join sheet_contacts
+        on profiles.contact_id = sheet_contacts.contact_id
 
 )
 
