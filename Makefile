@@ -9,6 +9,7 @@ STAMP := $(VENV)/.installed
 DEMO_EVENTS ?= 60000
 DEMO_SEED ?= 42
 DEMO_FILE := data/sample/events_$(DEMO_EVENTS)_$(DEMO_SEED).ndjson.gz
+DEMO_SHEETS := data/sample/sheets_$(DEMO_EVENTS)_$(DEMO_SEED)
 INBOX ?= data/inbox
 DBT := $(BIN)/dbt
 export DBT_PROFILES_DIR := $(CURDIR)
@@ -16,7 +17,7 @@ export DBT_PROFILES_DIR := $(CURDIR)
 .PHONY: help install warehouse quality demo pipeline dashboard docs browsers java test test-spark lint bench clean
 
 help:
-	@echo "make demo    create .venv, generate $(DEMO_EVENTS) sample events, load them into DuckDB, dbt build, print the funnel"
+	@echo "make demo    create .venv, generate $(DEMO_EVENTS) sample events (plus webhooks, a contacts sheet, spend, campaigns), load them into DuckDB, dbt build, print the funnel"
 	@echo "make test    all tests: pytest (loader, generator, dbt on DuckDB and PostgreSQL) and lint"
 	@echo "make quality load the sample, dbt build, then the Great Expectations suites (Data Docs in target/data_docs/)"
 	@echo "make pipeline  load new files from $(INBOX) (INBOX=dir), freshness, dbt build, quality gate, docs: one summary"
@@ -39,12 +40,17 @@ install: $(STAMP) profiles.yml
 profiles.yml:
 	cp profiles.yml.example profiles.yml
 
-$(DEMO_FILE): | $(STAMP)
-	@mkdir -p $(dir $@)
-	$(BIN)/funnel-generate --events $(DEMO_EVENTS) --seed $(DEMO_SEED) --out $@
+# One run writes the events and, in DEMO_SHEETS, the matching contacts sheet, spend,
+# campaigns, Resend webhooks and Segment calls.
+$(DEMO_SHEETS)/campaigns.csv: | $(STAMP)
+	@mkdir -p $(dir $(DEMO_FILE))
+	$(BIN)/funnel-generate --events $(DEMO_EVENTS) --seed $(DEMO_SEED) --out $(DEMO_FILE) --sheets $(DEMO_SHEETS)
 
-warehouse: install $(DEMO_FILE)
-	$(BIN)/funnel-load $(DEMO_FILE)
+warehouse: install $(DEMO_SHEETS)/campaigns.csv
+	$(BIN)/funnel-load $(DEMO_FILE) $(DEMO_SHEETS)/resend.ndjson $(DEMO_SHEETS)/segment.ndjson
+	$(BIN)/funnel-load --kind contacts $(DEMO_SHEETS)/contacts.csv
+	$(BIN)/funnel-load --kind spend $(DEMO_SHEETS)/spend.csv
+	$(BIN)/funnel-load --kind campaigns $(DEMO_SHEETS)/campaigns.csv
 	$(DBT) source freshness
 	$(DBT) build
 

@@ -1,4 +1,4 @@
-"""``funnel-report``: print the funnel, channel, intent, lifecycle and queue marts."""
+"""``funnel-report``: print the funnel, channel, intent, lifecycle, queue and revenue marts."""
 
 from __future__ import annotations
 
@@ -47,6 +47,29 @@ from {schema}.rpt_orchestrator_queue
 cross join (select max(state_as_of) as state_as_of from {schema}.dim_contacts) as build
 group by priority, queue_type, owner_department
 order by priority, items desc, queue_type
+"""
+
+CAMPAIGN_SQL = """
+select campaign_id, campaign_name, sent_contacts, open_rate, click_rate, reply_rate,
+    bounce_rate, meeting_conversions
+from {schema}.rpt_campaign_performance
+where is_campaign_total
+order by sent_contacts desc, campaign_id
+limit 10
+"""
+
+ATTRIBUTION_SQL = """
+select touch_channel,
+    sum(case when attribution_model = 'first_touch' then credit else 0 end) as first_touch,
+    sum(case when attribution_model = 'last_touch' then credit else 0 end) as last_touch,
+    sum(case when attribution_model = 'linear' then credit else 0 end) as linear,
+    sum(case when attribution_model = 'time_decay' then credit else 0 end) as time_decay,
+    sum(case when attribution_model = 'position_based' then credit else 0 end) as position_based,
+    sum(case when attribution_model = 'linear' then revenue_credit else 0 end) as linear_revenue
+from {schema}.rpt_attribution
+where conversion_type = 'customer'
+group by touch_channel
+order by linear desc, touch_channel
 """
 
 
@@ -113,6 +136,14 @@ def render(fetch: Any, schema: str = "marts") -> str:
         for state, funnel, contacts, share in fetch(LIFECYCLE_SQL.format(schema=schema))
     ]
     queue = fetch(QUEUE_SQL.format(schema=schema))
+    campaigns = [
+        [campaign_id, name or "-", sent, *(_percent(rate) for rate in rates), meetings]
+        for campaign_id, name, sent, *rates, meetings in fetch(CAMPAIGN_SQL.format(schema=schema))
+    ]
+    attribution = [
+        [channel, *(float(credit) for credit in credits), float(revenue)]
+        for channel, *credits, revenue in fetch(ATTRIBUTION_SQL.format(schema=schema))
+    ]
     return "\n\n".join(
         [
             format_table(
@@ -135,6 +166,16 @@ def render(fetch: Any, schema: str = "marts") -> str:
                 "Orchestrator queue",
                 ["priority", "queue_type", "department", "items", "overdue"],
                 queue,
+            ),
+            format_table(
+                "Campaigns (top 10 by contacts sent to)",
+                ["campaign", "name", "sent", "open", "click", "reply", "bounce", "meetings"],
+                campaigns,
+            ),
+            format_table(
+                "Customers attributed to touch channels (conversions credited per model)",
+                ["touch_channel", "first", "last", "linear", "decay", "position", "revenue (linear)"],
+                attribution,
             ),
         ]
     )
