@@ -1099,7 +1099,7 @@ def quality_page(reader: Reader) -> None:
     )
 
 
-# --- Marts not built yet --------------------------------------------------------------
+# --- Marts shown as stored (no dedicated view yet) ----------------------------------
 
 
 def show_mart_rows(reader: Reader, name: str, limit: int = 1000) -> None:
@@ -1115,7 +1115,7 @@ def show_mart_rows(reader: Reader, name: str, limit: int = 1000) -> None:
 def planned_page(
     title: str, url_path: str, section: str, mart: str, built_by: str, icon: str, about: str
 ) -> None:
-    """A page for a mart that has no dedicated view yet: its rows as stored, once built."""
+    """A page for a mart that has no dedicated view yet: its rows as stored."""
     page(title, url_path, section, mart, built_by=built_by, icon=icon, about=about)(
         lambda reader: show_mart_rows(reader, mart)
     )
@@ -1125,7 +1125,7 @@ planned_page(
     "Cohort heatmap",
     "cohorts",
     "Cohorts and campaigns",
-    "marts.rpt_cohort_conversion",
+    "marts.rpt_cohorts",
     "cohorts and stage velocity",
     ":material/grid_on:",
     "signup-month cohorts by months since signup, with the share that reached MQL, SQL "

@@ -6,15 +6,17 @@ ephemeral context: nothing is written to a GX project, nothing goes to the netwo
 Data Docs (HTML) are written under ``--docs-dir`` (default ``target/data_docs``).
 
 The suites are declared in ``SUITES``: one ``Suite`` entry per mart, plus a
-``reconciliation`` suite on a one-row summary frame (every raw event is an activity, a
-duplicate or quarantined; every contact is counted once in each funnel mart). A new mart
-gets its gate by adding one entry, e.g.::
+``reconciliation`` suite on a one-row summary frame (every raw event and every contact
+imported from the contacts sheet is an activity, a duplicate or quarantined; every contact
+is counted once in each funnel mart). A new mart gets its gate by adding one entry, e.g.::
 
     Suite(
-        "rpt_channel_cac",
-        key=("first_touch_channel", "month_start"),
-        non_negative=("spend", "customers", "cac"),
-        rates=("conversion_from_lead",),
+        "rpt_channel_month",
+        key=("channel", "calendar_month"),
+        non_negative=("leads", "customers"),
+        non_negative_where_set=("spend", "cac"),
+        rates=("lead_to_mql_rate",),
+        at_least=(("leads", "customers"),),
     )
 
 Output: one ``PASS``/``FAIL`` line per suite, and under a ``FAIL`` one line per failed
@@ -74,6 +76,7 @@ class Suite:
     ``key``          unique (jointly when several columns) and not null;
     ``not_null``     never null;
     ``non_negative`` not null and >= 0 (counts, amounts);
+    ``non_negative_where_set`` >= 0 where not null (null = unknown or nothing to divide by);
     ``rates``        in [0, 1] where not null (null = nothing to divide by);
     ``non_increasing`` funnel counts that must not grow from stage to stage;
     ``at_least``     (a, b): a >= b on every row where both are set;
@@ -89,6 +92,7 @@ class Suite:
     key: tuple[str, ...] = ()
     not_null: tuple[str, ...] = ()
     non_negative: tuple[str, ...] = ()
+    non_negative_where_set: tuple[str, ...] = ()
     rates: tuple[str, ...] = ()
     non_increasing: tuple[NonIncreasing, ...] = ()
     at_least: tuple[tuple[str, str], ...] = ()
@@ -100,7 +104,13 @@ class Suite:
 
     def columns(self) -> list[str]:
         """The stored columns the suite reads, in first-use order."""
-        names: list[str] = [*self.key, *self.not_null, *self.non_negative, *self.rates]
+        names: list[str] = [
+            *self.key,
+            *self.not_null,
+            *self.non_negative,
+            *self.non_negative_where_set,
+            *self.rates,
+        ]
         for rule in self.non_increasing:
             names += [*rule.partition_by, rule.order_by, rule.column]
         for a, b in (*self.at_least, *self.equal):
@@ -126,6 +136,27 @@ STAGE_DATES = (
     "became_customer_at",
 )
 
+CAMPAIGN_EMAIL_METRICS = (
+    "sent",
+    "delivered",
+    "opened",
+    "clicked",
+    "replied",
+    "bounced",
+    "complained",
+    "unsubscribed",
+)
+CAMPAIGN_EMAIL_RATES = (
+    "delivery_rate",
+    "open_rate",
+    "click_rate",
+    "click_to_open_rate",
+    "reply_rate",
+    "bounce_rate",
+    "complaint_rate",
+    "unsubscribe_rate",
+)
+
 RECONCILIATION_SQL = """
 with
 raw_events as (select count(*) as n from {raw}.events),
@@ -134,6 +165,9 @@ duplicates as (
     select count(*) as n from {intermediate}.int_events_validated where is_duplicate
 ),
 quarantined as (select count(*) as n from {marts}.fct_quarantined_events),
+imported_contacts as (
+    select count(*) as n from {intermediate}.int_sheet_contacts_imported
+),
 contacts as (select count(*) as n from {marts}.dim_contacts),
 contacts_with_activities as (
     select count(distinct contact_id) as n from {marts}.fct_activities
@@ -157,6 +191,8 @@ transitioned as (
 )
 select
     raw_events.n as raw_events,
+    imported_contacts.n as imported_contacts,
+    raw_events.n + imported_contacts.n as raw_events_and_imported_contacts,
     activities.n as activities,
     duplicates.n as duplicates,
     quarantined.n as quarantined,
@@ -173,6 +209,7 @@ from raw_events
 cross join activities
 cross join duplicates
 cross join quarantined
+cross join imported_contacts
 cross join contacts
 cross join contacts_with_activities
 cross join funnel
@@ -278,12 +315,174 @@ SUITES: tuple[Suite, ...] = (
         not_null=("load_id", "rejection_reason"),
     ),
     Suite(
+        "rpt_campaign_performance",
+        "One row per campaign and sequence step plus one total row per campaign; unique "
+        "contacts never exceed events, the meeting conversions are a share of the contacts "
+        "who clicked or replied. The email rates are over unique contacts of different "
+        "events (a feed may report opens without deliveries), so only their sign is gated.",
+        key=("campaign_performance_id",),
+        not_null=(
+            "campaign_id",
+            "is_campaign_total",
+            "is_in_campaign_sheet",
+            "first_activity_at",
+            "last_activity_at",
+        ),
+        non_negative=(
+            *(f"{m}_{n}" for m in CAMPAIGN_EMAIL_METRICS for n in ("events", "contacts")),
+            "engaged_contacts",
+            "meeting_conversions",
+        ),
+        non_negative_where_set=CAMPAIGN_EMAIL_RATES,
+        rates=("meeting_conversion_rate",),
+        at_least=(
+            *((f"{m}_events", f"{m}_contacts") for m in CAMPAIGN_EMAIL_METRICS),
+            ("engaged_contacts", "meeting_conversions"),
+            ("engaged_contacts", "clicked_contacts"),
+            ("engaged_contacts", "replied_contacts"),
+            ("clicked_or_replied_contacts", "engaged_contacts"),
+            ("last_activity_at", "first_activity_at"),
+        ),
+        computed=(("clicked_or_replied_contacts", "clicked_contacts + replied_contacts"),),
+    ),
+    Suite(
+        "rpt_attribution",
+        "One row per conversion, attribution model and touch: a credit in [0, 1] (the "
+        "credits of a conversion and model sum to 1, dbt test "
+        "assert_attribution_credits_sum_to_one), a revenue credit within the conversion's "
+        "revenue, touches before their conversion. Reads no contact column.",
+        key=("attribution_credit_id",),
+        not_null=(
+            "conversion_id",
+            "touch_activity_id",
+            "conversion_type",
+            "attribution_model",
+            "touch_event_type",
+            "touch_channel",
+            "currency",
+            "converted_at",
+            "touch_at",
+        ),
+        non_negative=(
+            "touch_position",
+            "touch_count",
+            "days_before_conversion",
+            "conversion_revenue",
+            "revenue_credit",
+        ),
+        rates=("credit",),
+        at_least=(
+            ("touch_count", "touch_position"),
+            ("converted_at", "touch_at"),
+            ("conversion_revenue", "revenue_credit"),
+        ),
+    ),
+    Suite(
+        "rpt_channel_cac_ltv",
+        "One row per channel and calendar month; spend and the ratios are null when "
+        "unknown, never negative; the conversion rates follow the month's lead cohort.",
+        key=("channel", "calendar_month"),
+        not_null=("currency",),
+        non_negative=("leads", "mqls", "sqls", "customers", "revenue"),
+        non_negative_where_set=(
+            "spend",
+            "cost_per_lead",
+            "cac",
+            "ltv",
+            "ltv_to_cac",
+            "monthly_revenue_per_customer",
+            "payback_months",
+        ),
+        rates=("lead_to_mql_rate", "mql_to_sql_rate", "sql_to_customer_rate"),
+    ),
+    Suite(
+        "rpt_cohorts",
+        "One row per signup-month cohort, month since signup and later stage; a cohort's "
+        "reached counts never grow from stage to stage nor exceed the cohort.",
+        key=("cohort_month", "months_since_signup", "funnel_stage"),
+        not_null=("stage_order", "is_complete_period"),
+        non_negative=("months_since_signup", "cohort_size", "contacts_reached"),
+        rates=("share_reached",),
+        non_increasing=(
+            NonIncreasing(
+                "contacts_reached",
+                order_by="stage_order",
+                partition_by=("cohort_month", "months_since_signup"),
+            ),
+        ),
+        at_least=(("cohort_size", "contacts_reached"),),
+    ),
+    Suite(
+        "rpt_stage_velocity",
+        "One row per channel (and all channels) and stage step; durations are >= 0, the "
+        "median within the 75th percentile, steps go forward.",
+        key=("first_touch_channel", "is_all_channels", "from_stage", "to_stage"),
+        not_null=("from_stage_order", "to_stage_order"),
+        non_negative=("contacts", "same_instant_contacts", "avg_days", "median_days", "p75_days"),
+        at_least=(
+            ("contacts", "same_instant_contacts"),
+            ("p75_days", "median_days"),
+            ("to_stage_order", "from_stage_order"),
+        ),
+    ),
+    Suite(
+        "rpt_funnel_over_time",
+        "One row per grain (week, month), period and stage; the variance is actual minus "
+        "target where there is a target.",
+        key=("grain", "period_start", "funnel_stage"),
+        not_null=("stage_order", "is_complete_period"),
+        non_negative=("new_contacts",),
+        non_negative_where_set=("target_contacts", "target_attainment"),
+        equal=(("target_variance", "new_contacts_minus_target"),),
+        computed=(("new_contacts_minus_target", "new_contacts - target_contacts"),),
+    ),
+    Suite(
+        "rpt_pipeline_forecast",
+        "One row per open stage, first-touch channel and horizon; expected customers "
+        "within the open contacts and never fewer over a longer horizon.",
+        key=("funnel_stage", "first_touch_channel", "horizon_days"),
+        not_null=(
+            "currency",
+            "stage_order",
+            "is_pooled_history",
+            "is_pooled_revenue",
+            "forecast_as_of",
+            "forecast_until",
+        ),
+        non_negative=(
+            "horizon_days",
+            "open_contacts",
+            "history_contacts",
+            "history_customers",
+            "expected_customers",
+        ),
+        non_negative_where_set=(
+            "median_days_to_customer",
+            "avg_customer_revenue",
+            "expected_revenue",
+        ),
+        rates=("conversion_rate",),
+        non_increasing=(
+            NonIncreasing(
+                "expected_customers",
+                order_by="horizon_days_desc",
+                partition_by=("funnel_stage", "first_touch_channel"),
+            ),
+        ),
+        at_least=(
+            ("open_contacts", "expected_customers"),
+            ("history_contacts", "history_customers"),
+            ("forecast_until", "forecast_as_of"),
+        ),
+        computed=(("horizon_days_desc", "-horizon_days"),),
+    ),
+    Suite(
         "reconciliation",
-        "Nothing vanishes, nothing is counted twice: raw events = activities + duplicates "
-        "+ quarantined, and every contact is counted once in each funnel and lifecycle "
-        "mart and has a lifecycle history.",
+        "Nothing vanishes, nothing is counted twice: raw events + contacts imported from "
+        "the contacts sheet = activities + duplicates + quarantined, and every contact is "
+        "counted once in each funnel and lifecycle mart and has a lifecycle history.",
         equal=(
-            ("raw_events", "activities_duplicates_quarantined"),
+            ("raw_events_and_imported_contacts", "activities_duplicates_quarantined"),
             ("contacts", "contacts_with_activities"),
             ("contacts", "contacts_in_rpt_funnel"),
             ("contacts", "contacts_in_rpt_channel_effectiveness"),
@@ -314,6 +513,8 @@ def build_expectations(suite: Suite) -> list[Any]:
         out.append(gxe.ExpectColumnValuesToNotBeNull(column=column))
     for column in suite.non_negative:
         out.append(gxe.ExpectColumnValuesToNotBeNull(column=column))
+        out.append(gxe.ExpectColumnValuesToBeBetween(column=column, min_value=0))
+    for column in suite.non_negative_where_set:
         out.append(gxe.ExpectColumnValuesToBeBetween(column=column, min_value=0))
     for column in suite.rates:
         out.append(gxe.ExpectColumnValuesToBeBetween(column=column, min_value=0, max_value=1))

@@ -36,11 +36,10 @@
         {%- endif -%}
     {%- endfor -%}
 
-    {%- for name in ['conversion_window_days', 'attribution_lookback_days', 'forecast_history_days'] -%}
+    {%- for name, least in [('conversion_window_days', 0), ('attribution_lookback_days', 0), ('forecast_history_days', 1), ('forecast_min_history_contacts', 1)] -%}
         {%- set value = var(name) -%}
-        {%- if value is boolean or value is not number or value != value | int
-            or value < (1 if name == 'forecast_history_days' else 0) -%}
-            {%- do problems.append(name ~ " = '" ~ value ~ "' must be a whole number of days >= " ~ (1 if name == 'forecast_history_days' else 0)) -%}
+        {%- if value is boolean or value is not number or value != value | int or value < least -%}
+            {%- do problems.append(name ~ " = '" ~ value ~ "' must be a whole number >= " ~ least) -%}
         {%- endif -%}
     {%- endfor -%}
 

@@ -38,6 +38,12 @@ AGGREGATE_MARTS = (
     "rpt_appointment_outcomes",
     "rpt_revenue_by_source_funnel",
     "rpt_monthly_conversions",
+    "rpt_campaign_performance",
+    "rpt_channel_cac_ltv",
+    "rpt_cohorts",
+    "rpt_stage_velocity",
+    "rpt_funnel_over_time",
+    "rpt_pipeline_forecast",
 )
 CONTACT_MARTS = (
     "dim_contacts",
@@ -51,6 +57,8 @@ CONTACT_MARTS = (
     "rpt_orchestrator_queue",
     "rpt_nurture_lists",
     "rpt_contact_360",
+    "rpt_attribution",
+    "fct_quarantined_sheet_rows",
 )
 DBT_SCHEMAS = ("staging", "intermediate", "marts", "seeds", "snapshots")
 

@@ -1,14 +1,16 @@
 """`funnel-quality`: the Great Expectations gate on the marts, on DuckDB and PostgreSQL.
 
-Each backend test generates a small data set, loads it with the real `funnel-load`, runs
-the real `dbt build` into a fresh DuckDB file / PostgreSQL database, checks that every
-suite passes and that Data Docs are written, then breaks the marts on purpose and checks
-that `funnel-quality` exits 1 and names each failing suite, column and expectation.
+Each backend test generates a small data set (events plus the contacts, spend and
+campaigns sheets), loads it with the real `funnel-load`, runs the real `dbt build` into a
+fresh DuckDB file / PostgreSQL database, checks that every suite passes and that Data Docs
+are written, then breaks the marts on purpose and checks that `funnel-quality` exits 1 and
+names each failing suite, column and expectation.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +22,7 @@ from crm_funnel.quality import SUITES
 
 BIN = Path(sys.executable).parent
 AS_OF = {"as_of": "2026-07-01T00:00:00Z"}
+SHEETS = ("contacts", "spend", "campaigns")
 TIMEOUT = 300
 
 
@@ -48,14 +51,16 @@ def funnel_quality(*args: str | os.PathLike[str]) -> subprocess.CompletedProcess
 
 @pytest.fixture(scope="module")
 def events_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return generate_events(tmp_path_factory.mktemp("quality_events") / "events.ndjson", 1500, 7)
+    """Events, and beside them the contacts, spend and campaigns sheets of the same contacts."""
+    directory = tmp_path_factory.mktemp("quality_events")
+    return generate_events(directory / "events.ndjson", 1500, 7, "--sheets", str(directory))
 
 
 def load_and_build(profile: ProfileRef, events: Path, tmp_path: Path) -> None:
-    run_ok(
-        [sys.executable, "-m", "crm_funnel.load_cli", *profile.cli_args(), str(events)],
-        "funnel-load",
-    )
+    load = [sys.executable, "-m", "crm_funnel.load_cli", *profile.cli_args(), "--quiet"]
+    run_ok([*load, str(events)], "funnel-load")
+    for kind in SHEETS:
+        run_ok([*load, "--kind", kind, str(events.with_name(f"{kind}.csv"))], f"load {kind}")
     run_dbt(profile, "build", "--quiet", work_dir=tmp_path, dbt_vars=AS_OF)
 
 
@@ -91,9 +96,16 @@ def test_quality_gate_passes_then_catches_broken_marts(
         assert suite.name in html
     assert (docs / "expectations" / "rpt_funnel.html").is_file()
 
+    # The new marts have rows, and the reconciliation counts the imported sheet contacts.
+    for mart in ("rpt_campaign_performance", "rpt_attribution", "rpt_channel_cac_ltv"):
+        assert fetch(profile, f"select count(*) from marts.{mart}")[0][0] > 0, mart
+    imported = "select count(*) from intermediate.int_sheet_contacts_imported"
+    assert fetch(profile, imported)[0][0] > 0
+
     # Break the marts on purpose: a rate above 1, a funnel count that grows from one
-    # stage to the next, a duplicate contact, a duplicate channel x stage row, and an
-    # activity that vanished (so raw events no longer reconcile).
+    # stage to the next, a duplicate contact, a duplicate channel x stage row, an
+    # attribution credit above 1, a negative spend, and an activity that vanished (so
+    # raw events no longer reconcile).
     mql_reached = fetch(
         profile, "select contacts_reached from marts.rpt_funnel where stage_order = 2"
     )
@@ -110,6 +122,12 @@ def test_quality_gate_passes_then_catches_broken_marts(
         "(select min(first_touch_channel) from marts.rpt_channel_effectiveness)",
         "delete from marts.fct_activities "
         "where activity_id = (select min(activity_id) from marts.fct_activities)",
+        "update marts.rpt_attribution set credit = 1.5 where attribution_credit_id = "
+        "(select min(attribution_credit_id) from marts.rpt_attribution)",
+        "update marts.rpt_channel_cac_ltv set spend = -5 where spend is not null and "
+        "calendar_month = (select min(calendar_month) from marts.rpt_channel_cac_ltv "
+        "where spend is not null) and channel = (select min(channel) from "
+        "marts.rpt_channel_cac_ltv where spend is not null)",
     )
     bad = funnel_quality(*profile.cli_args(), "--docs-dir", docs)
     assert bad.returncode == 1, bad.stdout + bad.stderr
@@ -127,9 +145,25 @@ def test_quality_gate_passes_then_catches_broken_marts(
     assert "FAIL rpt_channel_effectiveness" in out
     assert "(first_touch_channel, funnel_stage): expect_compound_columns_to_be_unique" in out
     assert "FAIL reconciliation" in out
-    assert "raw_events = activities_duplicates_quarantined: " in out
+    assert "raw_events_and_imported_contacts = activities_duplicates_quarantined: " in out
+    assert "FAIL rpt_attribution (1 of " in out
+    assert re.search(
+        r"  credit: expect_column_values_to_be_between in \[0, 1\]: 1 of \d+ rows "
+        r"unexpected; unexpected values: \[1\.5\]\n",
+        out,
+    )
+    assert "FAIL rpt_channel_cac_ltv (1 of " in out
+    assert re.search(
+        r"  spend: expect_column_values_to_be_between >= 0: 1 of \d+ rows "
+        r"unexpected; unexpected values: \[-5\]\n",
+        out,
+    )
     assert "PASS rpt_intent_by_source" in out and "PASS fct_quarantined_events" in out
-    assert "failed: rpt_funnel, rpt_channel_effectiveness, dim_contacts, reconciliation" in out
+    assert "PASS rpt_campaign_performance" in out and "PASS rpt_pipeline_forecast" in out
+    assert (
+        "failed: rpt_funnel, rpt_channel_effectiveness, dim_contacts, rpt_attribution, "
+        "rpt_channel_cac_ltv, reconciliation" in out
+    )
 
 
 def test_bad_target_is_one_line(duckdb_profile: ProfileRef) -> None:

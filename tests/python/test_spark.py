@@ -49,6 +49,10 @@ CHECKS = {
     " from marts.rpt_attribution group by attribution_model, conversion_type",
     "campaigns": "select campaign_id, sequence_step, is_campaign_total, sent_contacts,"
     " meeting_conversions from marts.rpt_campaign_performance",
+    "funnel_over_time": "select grain, period_start, funnel_stage, new_contacts, target_contacts"
+    " from marts.rpt_funnel_over_time",
+    "cohorts": "select cohort_month, months_since_signup, funnel_stage, contacts_reached"
+    " from marts.rpt_cohorts",
 }
 
 # Run in a separate process after dbt has finished (the Derby metastore is single-user).

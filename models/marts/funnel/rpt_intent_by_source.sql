@@ -17,7 +17,7 @@ final as (
         -- numerics
         cast(count(*) as {{ dbt.type_bigint() }}) as contacts,
         cast(avg(intent_score) as {{ type_double() }}) as avg_intent_score,
-        cast({{ median('intent_score') }} as {{ type_double() }}) as median_intent_score
+        cast({{ percentile('intent_score', 0.5) }} as {{ type_double() }}) as median_intent_score
 
     from contacts
     group by lead_source
