@@ -72,6 +72,22 @@ group by touch_channel
 order by linear desc, touch_channel
 """
 
+CAC_LTV_SQL = """
+select channel, sum(spend) as spend, sum(leads) as leads, sum(customers) as customers,
+    sum(ltv * customers) / nullif(sum(case when ltv is not null then customers end), 0) as ltv
+from {schema}.rpt_channel_cac_ltv
+group by channel
+order by sum(customers) desc, channel
+"""
+
+FORECAST_SQL = """
+select horizon_days, sum(open_contacts) as open_contacts,
+    sum(expected_customers) as expected_customers, sum(expected_revenue) as expected_revenue
+from {schema}.rpt_pipeline_forecast
+group by horizon_days
+order by horizon_days
+"""
+
 
 def format_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """Render rows as an aligned text table: first column left, the others right."""
@@ -123,6 +139,16 @@ def channel_pivot(rows: Sequence[Sequence[Any]]) -> tuple[list[str], list[list[A
     return headers, table
 
 
+def cac_ltv_row(channel: str, spend: Any, leads: int, customers: int, ltv: Any) -> list[Any]:
+    """One channel over all months: ratios of the sums (null where undefined)."""
+    spend = None if spend is None else float(spend)
+    ltv = None if ltv is None else float(ltv)
+    cost_per_lead = spend / leads if spend is not None and leads else None
+    cac = spend / customers if spend is not None and customers else None
+    ltv_to_cac = ltv / cac if ltv is not None and cac else None
+    return [channel, spend, leads, customers, cost_per_lead, cac, ltv, ltv_to_cac]
+
+
 def render(fetch: Any, schema: str = "marts") -> str:
     funnel = fetch(FUNNEL_SQL.format(schema=schema))
     funnel_rows = [
@@ -139,6 +165,11 @@ def render(fetch: Any, schema: str = "marts") -> str:
     campaigns = [
         [campaign_id, name or "-", sent, *(_percent(rate) for rate in rates), meetings]
         for campaign_id, name, sent, *rates, meetings in fetch(CAMPAIGN_SQL.format(schema=schema))
+    ]
+    cac_ltv = [cac_ltv_row(*row) for row in fetch(CAC_LTV_SQL.format(schema=schema))]
+    forecast = [
+        [horizon, opened, float(customers), float(revenue)]
+        for horizon, opened, customers, revenue in fetch(FORECAST_SQL.format(schema=schema))
     ]
     attribution = [
         [channel, *(float(credit) for credit in credits), float(revenue)]
@@ -173,8 +204,18 @@ def render(fetch: Any, schema: str = "marts") -> str:
                 campaigns,
             ),
             format_table(
+                "CAC and LTV by first-touch channel (all months; money in the reporting currency)",
+                ["channel", "spend", "leads", "customers", "cost/lead", "CAC", "LTV", "LTV:CAC"],
+                cac_ltv,
+            ),
+            format_table(
+                "Pipeline forecast (contacts open now)",
+                ["horizon (days)", "open contacts", "expected customers", "expected revenue"],
+                forecast,
+            ),
+            format_table(
                 "Customers attributed to touch channels (conversions credited per model)",
-                ["touch_channel", "first", "last", "linear", "decay", "position", "revenue (linear)"],
+                ["touch_channel", "first", "last", "linear", "decay", "position", "revenue"],
                 attribution,
             ),
         ]
