@@ -5,8 +5,9 @@ as parquet files in a local warehouse with a Derby metastore. This command lands
 what ``funnel-load`` lands: it runs the real loader into a landing DuckDB file kept beside
 that warehouse (so checksums, event-key de-duplication, load errors and erasure tombstones
 behave as on the other targets, across runs), then replaces the raw tables in the Spark
-metastore (``raw.events``, ``raw.loads``, ``raw.load_errors``, ``raw.sheet_rows``, same columns) with that
-file's tables, written through Spark's DataFrame writer as parquet tables.
+metastore (``raw.events``, ``raw.loads``, ``raw.load_errors``, ``raw.sheet_rows``, same
+columns) with that file's tables, written through Spark's DataFrame writer as parquet
+tables.
 """
 
 from __future__ import annotations
