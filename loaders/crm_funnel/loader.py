@@ -1513,19 +1513,22 @@ def _open_input(path: Path, display: str) -> IO[bytes]:
 # --------------------------------------------------------------------------- paths
 
 
-def _is_input_name(name: str) -> bool:
+def has_input_suffix(name: str, suffixes: tuple[str, ...] = INPUT_SUFFIXES) -> bool:
     name = name.lower()
     if name.endswith(".gz"):
         name = name[:-3]
-    return name.endswith(INPUT_SUFFIXES)
+    return name.endswith(suffixes)
 
 
-def _dir_files(directory: Path) -> list[Path]:
-    return sorted(p for p in directory.rglob("*") if p.is_file() and _is_input_name(p.name))
+def _dir_files(directory: Path, suffixes: tuple[str, ...]) -> list[Path]:
+    return sorted(
+        p for p in directory.rglob("*") if p.is_file() and has_input_suffix(p.name, suffixes)
+    )
 
 
-def expand_paths(paths: list[str]) -> list[LoadInput]:
-    """Turn the PATH arguments into loads (files, globs, directories, '-')."""
+def expand_paths(paths: list[str], suffixes: tuple[str, ...] = INPUT_SUFFIXES) -> list[LoadInput]:
+    """Turn the PATH arguments into loads (files, globs, directories, '-'); directories
+    are searched for files ending in one of ``suffixes`` (or that plus .gz)."""
     import glob
 
     inputs: list[LoadInput] = []
@@ -1535,10 +1538,10 @@ def expand_paths(paths: list[str]) -> list[LoadInput]:
             continue
         path = Path(arg).expanduser()
         if path.is_dir():
-            found = _dir_files(path)
+            found = _dir_files(path, suffixes)
             if not found:
                 raise TerminalError(
-                    f"directory {arg} has no .json/.ndjson/.jsonl(.gz) files; "
+                    f"directory {arg} has no {'/'.join(suffixes)}(.gz) files; "
                     "pass the files or another directory"
                 )
             inputs.extend(LoadInput(str(p), p) for p in found)
@@ -1552,7 +1555,7 @@ def expand_paths(paths: list[str]) -> list[LoadInput]:
             for match in matches:
                 m = Path(match)
                 if m.is_dir():
-                    files.extend(_dir_files(m))
+                    files.extend(_dir_files(m, suffixes))
                 elif m.is_file():
                     files.append(m)
             if not files:

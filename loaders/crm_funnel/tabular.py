@@ -28,12 +28,10 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import glob
 import gzip
 import hashlib
 import io
 import json
-import os
 import re
 import shutil
 import sys
@@ -56,12 +54,14 @@ from crm_funnel.loader import (
     LoadInput,
     PostgresBackend,
     Progress,
+    expand_paths,
     file_sha256,
+    has_input_suffix,
     utcnow,
 )
 
 KINDS = ("contacts", "spend", "campaigns")
-CSV_SUFFIXES = (".csv", ".csv.gz")
+CSV_SUFFIXES = (".csv",)  # and .csv.gz
 TABLE = "sheet_rows"
 ERROR_TEXT_LIMIT = 64 * 1024  # characters kept of a row that cannot be read
 FIELD_LIMIT = 16 * 1024 * 1024  # the csv module's per-field limit (default 128 KiB)
@@ -721,53 +721,14 @@ def load_sheet(
 # --------------------------------------------------------------------------- paths
 
 
-def _is_csv_name(name: str) -> bool:
-    return name.lower().endswith(CSV_SUFFIXES)
-
-
 def is_csv_path(arg: str) -> bool:
     """Whether a PATH argument names a CSV file (used to catch a forgotten --kind)."""
-    return _is_csv_name(arg)
-
-
-def _dir_files(directory: Path) -> list[Path]:
-    return sorted(p for p in directory.rglob("*") if p.is_file() and _is_csv_name(p.name))
+    return has_input_suffix(arg, CSV_SUFFIXES)
 
 
 def expand_csv_paths(paths: list[str]) -> list[LoadInput]:
     """Turn the PATH arguments of a --kind load into loads (files, globs, directories)."""
-    inputs: list[LoadInput] = []
-    for arg in paths:
-        if arg == "-":
-            inputs.append(LoadInput(STDIN_NAME, None))
-            continue
-        path = Path(arg).expanduser()
-        if path.is_dir():
-            found = _dir_files(path)
-            if not found:
-                raise TerminalError(
-                    f"directory {arg} has no .csv/.csv.gz files; pass the files or another "
-                    "directory"
-                )
-            inputs.extend(LoadInput(str(p), p) for p in found)
-        elif path.is_file():
-            inputs.append(LoadInput(arg, path))
-        elif path.exists():
-            raise TerminalError(f"{arg} is not a regular file; pass files or directories")
-        elif glob.has_magic(arg):
-            files: list[Path] = []
-            for match in sorted(glob.glob(os.path.expanduser(arg), recursive=True)):
-                m = Path(match)
-                if m.is_dir():
-                    files.extend(_dir_files(m))
-                elif m.is_file():
-                    files.append(m)
-            if not files:
-                raise TerminalError(f"no files match {arg}; check the pattern and directory")
-            inputs.extend(LoadInput(str(p), p) for p in files)
-        else:
-            raise TerminalError(f"no such file or directory: {arg}; check the path")
-    return inputs
+    return expand_paths(paths, CSV_SUFFIXES)
 
 
 class StdinCopy(LoadInput):
