@@ -1,7 +1,6 @@
 {#- One row per (spend date, channel): the valid row of the latest load that has
     it (latest loaded_at, then load id), with the spend also converted to the var
-    reporting_currency through the fx_rates seed (rate_to_base of the spend's
-    currency over rate_to_base of the reporting currency). -#}
+    reporting_currency (int_fx_rates_to_reporting). -#}
 
 with
 
@@ -14,15 +13,7 @@ spend as (
 
 fx_rates as (
 
-    select * from {{ ref('fx_rates') }}
-
-),
-
-reporting_rate as (
-
-    select rate_to_base
-    from fx_rates
-    where currency = '{{ var("reporting_currency") }}'
+    select * from {{ ref('int_fx_rates_to_reporting') }}
 
 ),
 
@@ -53,18 +44,12 @@ final as (
         -- numerics
         ranked.row_number,
         ranked.spend,
-        cast(
-            ranked.spend * fx_rates.rate_to_base
-            / reporting_rate.rate_to_base
-            as {{ dbt.type_numeric() }}
-        ) as spend_reporting,
+        cast(ranked.spend * fx_rates.rate_to_reporting as {{ dbt.type_numeric() }}) as spend_reporting,
 
         -- dates
         ranked.spend_date
 
     from ranked
-    left join reporting_rate
-        on 1 = 1
     left join fx_rates
         on ranked.currency = fx_rates.currency
     where ranked.recency = 1

@@ -23,15 +23,7 @@ events as (
 
 fx_rates as (
 
-    select * from {{ ref('fx_rates') }}
-
-),
-
-reporting_rate as (
-
-    select rate_to_base
-    from fx_rates
-    where currency = '{{ var("reporting_currency") }}'
+    select * from {{ ref('int_fx_rates_to_reporting') }}
 
 ),
 
@@ -63,11 +55,7 @@ final as (
         events.source_position,
         {{ intent_weight('events.event_type') }} as intent_weight,
         events.amount,
-        cast(
-            events.amount * fx_rates.rate_to_base
-            / reporting_rate.rate_to_base
-            as {{ dbt.type_numeric() }}
-        ) as amount_reporting,
+        cast(events.amount * fx_rates.rate_to_reporting as {{ dbt.type_numeric() }}) as amount_reporting,
         events.sequence_step,
 
         -- booleans
@@ -85,8 +73,6 @@ final as (
         events.validated_at
 
     from events
-    left join reporting_rate
-        on 1 = 1
     left join fx_rates
         on coalesce(events.currency, '{{ var("reporting_currency") }}') = fx_rates.currency
     where
