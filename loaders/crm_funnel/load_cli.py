@@ -37,6 +37,9 @@ same file or the same events again changes nothing.
 
 Input: NDJSON (one object per line) or a JSON array, optionally gzip-compressed.
 Directories are searched recursively for *.json, *.ndjson, *.jsonl (and .gz).
+Formats (detected per record, or --format): native events, Resend webhooks,
+Segment track/identify calls, and the Svix envelopes funnel-webhook spools
+(verified when CRM_FUNNEL_WEBHOOK_SECRET is set; rejects go to raw.load_errors).
 
 Spreadsheets: with --kind contacts|spend|campaigns the files are CSV (UTF-8, a BOM
 is fine, optionally .csv.gz; directories are searched for *.csv and *.csv.gz).
