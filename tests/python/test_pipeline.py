@@ -115,7 +115,7 @@ def test_pipeline_loads_builds_checks_and_documents(
     passed, warned, failed = numbers(rows["tests"], r"(\d+) passed, (\d+) warned, (\d+) failed")
     assert (passed + warned, failed) == (data_tests + unit_tests, 0)
     assert numbers(rows["models"], r"(\d+) built, (\d+) errored")[0] == models
-    assert rows["freshness"].count(" pass") == 3, rows["freshness"]
+    assert rows["freshness"].count(" pass") == 4, rows["freshness"]  # 3 raw tables + sheets
     assert rows["quality"] == f"{len(SUITES)} suites passed, 0 failed"
     assert rows["docs"] == str(tmp_path / "target" / "index.html")
     assert (tmp_path / "target" / "index.html").is_file()

@@ -413,11 +413,19 @@ def access_tier(node: dict[str, Any]) -> Any:
     return (node["config"].get("meta") or {}).get("access_tier")
 
 
-def _sql_without_comments_and_counts(sql: str) -> str:
+def _sql_without_safe_uses(sql: str) -> str:
+    """The SQL without comments and without the uses of a column that cannot carry its
+    value into the output: counting people is what an aggregate does (count(distinct
+    contact_id)), and a per-contact key may join (a.contact_id = b.contact_id), group
+    (group by / partition by) and pass unchanged through a CTE (alone on its line; the
+    enforced contract decides which columns leave the model). Any other use (a
+    function of it, a rename, a min/max) stays, and is flagged."""
     sql = re.sub(r"/\*.*?\*/", " ", sql, flags=re.S)
     sql = re.sub(r"--[^\n]*", " ", sql)
-    # counting people is what an aggregate does: count(distinct contact_id) is fine
-    return re.sub(r"count\s*\(\s*(distinct\s+)?[\w.\"]+\s*\)", "count(*)", sql, flags=re.I)
+    sql = re.sub(r"count\s*\(\s*(distinct\s+)?[\w.\"]+\s*\)", "count(*)", sql, flags=re.I)
+    sql = re.sub(r"[\w.\"]+\s*=\s*[\w.\"]+", " ", sql)
+    sql = re.sub(r"\b(group|partition)\s+by\s+[\w.\", ]+", " ", sql, flags=re.I)
+    return re.sub(r"^[ \t]*[\w\"]+(\.[\w\"]+)?[ \t]*,?[ \t]*$", " ", sql, flags=re.M)
 
 
 def aggregate_leaks(manifest: dict[str, Any]) -> list[str]:
@@ -433,7 +441,7 @@ def aggregate_leaks(manifest: dict[str, Any]) -> list[str]:
         for column in node.get("columns", {}):
             if column.lower() in sensitive:
                 leaks.append(f"{name}: has column {column}, marked sensitive in the project")
-        code = _sql_without_comments_and_counts(node.get("compiled_code") or "")
+        code = _sql_without_safe_uses(node.get("compiled_code") or "")
         for column in sorted(sensitive):
             if re.search(rf"\b{re.escape(column)}\b", code, flags=re.I):
                 leaks.append(f"{name}: compiled SQL selects {column}, marked sensitive")
@@ -543,6 +551,19 @@ def test_the_leak_check_catches_a_leak() -> None:
         },
     }
     manifest["nodes"]["e"] = model("rpt_phone", "aggregate", ["n"], "select max(phone) as n")
+    joined = "with k as (\n  select\n    email,\n    x\n  from a\n  group by email, x\n)\n"
+    manifest["nodes"]["g"] = model(
+        "rpt_keys",
+        "aggregate",
+        ["n"],
+        joined + "select count(*) as n from k join b on k.email = b.email",
+    )
+    manifest["nodes"]["h"] = model(
+        "rpt_renamed",
+        "aggregate",
+        ["n"],
+        "with k as (\n  select\n    email as n\n  from a\n)\nselect n from k",
+    )
     manifest["nodes"]["f"] = model("rpt_open", "aggregate", ["n"], "select 1 as n")
     manifest["nodes"]["f"]["config"]["contract"] = {"enforced": False}
     assert sorted(aggregate_leaks(manifest)) == [
@@ -550,5 +571,6 @@ def test_the_leak_check_catches_a_leak() -> None:
         "rpt_column: has column email, marked sensitive in the project",
         "rpt_open: no enforced contract, so its columns are not fixed",
         "rpt_phone: compiled SQL selects phone, marked sensitive",
+        "rpt_renamed: compiled SQL selects email, marked sensitive",
         "rpt_sql: compiled SQL selects email, marked sensitive",
     ]
