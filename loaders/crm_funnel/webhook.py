@@ -125,10 +125,15 @@ def _fail(message: str) -> int:
     return 2
 
 
+_LOG_LOCK = threading.Lock()
+
+
 def _log(message: str) -> None:
+    """One whole line on stderr (handler threads log at the same time)."""
     text = "".join(ch if ch.isprintable() else " " for ch in message)
-    with contextlib.suppress(OSError, ValueError):
-        print(f"{PROG}: {text}", file=sys.stderr, flush=True)
+    with _LOG_LOCK, contextlib.suppress(OSError, ValueError):
+        sys.stderr.write(f"{PROG}: {text}\n")
+        sys.stderr.flush()
 
 
 def _utc_iso(epoch: float) -> str:
@@ -302,6 +307,13 @@ class Handler(BaseHTTPRequestHandler):
         if note and status != 200:
             document["error"] = note
         data = json.dumps(document).encode("utf-8")
+        # logged before the answer: once the client has it, the line is there
+        parts = [f'"{self.command} {self._path()}"', str(status)]
+        if message_id:
+            parts.append(f"id={message_id}")
+        if note:
+            parts.append(note)
+        self.log_message("%s", " ".join(parts))
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -310,12 +322,6 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
         self.wfile.flush()
-        parts = [f'"{self.command} {self._path()}"', str(status)]
-        if message_id:
-            parts.append(f"id={message_id}")
-        if note:
-            parts.append(note)
-        self.log_message("%s", " ".join(parts))
         if unread:
             self.close_connection = True
             self._drain()
