@@ -919,8 +919,9 @@ class Progress:
 # --------------------------------------------------------------------------- results
 
 
-def _plural(n: int, word: str, plural: str | None = None) -> str:
-    return f"{n:,} {word if n == 1 else (plural or word + 's')}"
+def plural(n: int, word: str, plural_word: str | None = None) -> str:
+    """'1 row', '2 rows' (or the given plural), with thousands separators."""
+    return f"{n:,} {word if n == 1 else (plural_word or word + 's')}"
 
 
 @dataclass
@@ -939,11 +940,11 @@ class LoadResult:
         if self.skipped:
             return f"skipped {self.display}: already loaded (load {self.load_id})"
         return (
-            f"loaded {self.display}: {_plural(self.records_read, 'record')} -> "
-            f"{_plural(self.events_loaded, 'new event')}, "
-            f"{_plural(self.duplicates_skipped, 'duplicate')}, "
-            f"{_plural(self.errors, 'error')}"
-            + (f", {_plural(self.erased, 'erased record')}" if self.erased else "")
+            f"loaded {self.display}: {plural(self.records_read, 'record')} -> "
+            f"{plural(self.events_loaded, 'new event')}, "
+            f"{plural(self.duplicates_skipped, 'duplicate')}, "
+            f"{plural(self.errors, 'error')}"
+            + (f", {plural(self.erased, 'erased record')}" if self.erased else "")
             + f" (load {self.load_id})"
         )
 

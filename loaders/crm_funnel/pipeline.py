@@ -47,7 +47,7 @@ import yaml
 from crm_funnel import __version__
 from crm_funnel.connections import connect_duckdb, connect_postgres, one_line
 from crm_funnel.errors import FunnelError, TerminalError
-from crm_funnel.loader import expand_paths
+from crm_funnel.loader import expand_paths, plural
 from crm_funnel.profile import DuckDBTarget, Target, add_target_arguments, load_target
 
 PROG = "funnel-pipeline"
@@ -467,10 +467,6 @@ def _tool_error(lines: Sequence[str], prog: str) -> str:
     return next((ln.strip() for ln in reversed(lines) if ln.strip()), "no output")
 
 
-def _plural(n: int, word: str, plural: str | None = None) -> str:
-    return f"{n:,} {word if n == 1 else (plural or word + 's')}"
-
-
 # --------------------------------------------------------------------------- the steps
 
 
@@ -602,10 +598,10 @@ def step_build(ctx: Context, summary: Summary) -> Step:
     if problems:
         parts = []
         if summary.tests_failed:
-            parts.append(f"{_plural(summary.tests_failed, 'test')} failed")
+            parts.append(f"{plural(summary.tests_failed, 'test')} failed")
         errored = summary.models["error"] + summary.seeds["error"]
         if errored:
-            parts.append(f"{_plural(errored, 'model or seed', 'models or seeds')} errored")
+            parts.append(f"{plural(errored, 'model or seed', 'models or seeds')} errored")
         first = "" if len(problems) == 1 else "; first"
         step.reason = f"{', '.join(parts)}{first}: {problems[0]}"
     else:

@@ -57,6 +57,7 @@ from crm_funnel.loader import (
     expand_paths,
     file_sha256,
     has_input_suffix,
+    plural,
     utcnow,
 )
 
@@ -652,10 +653,6 @@ def write_sheet(backend: Backend, batch: SheetBatch) -> str | None:
 # --------------------------------------------------------------------------- one load
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n:,} {word if n == 1 else word + 's'}"
-
-
 @dataclass
 class SheetLoadResult:
     display: str
@@ -672,9 +669,9 @@ class SheetLoadResult:
         if self.skipped:
             return f"skipped {self.display}: already loaded (load {self.load_id})"
         return (
-            f"loaded {self.display}: {_plural(self.rows_read, 'row')} -> "
-            f"{_plural(self.rows_loaded, self.kind + ' row')}, {_plural(self.errors, 'error')}"
-            + (f", {_plural(self.erased, 'erased row')}" if self.erased else "")
+            f"loaded {self.display}: {plural(self.rows_read, 'row')} -> "
+            f"{plural(self.rows_loaded, self.kind + ' row')}, {plural(self.errors, 'error')}"
+            + (f", {plural(self.erased, 'erased row')}" if self.erased else "")
             + f" (load {self.load_id})"
         )
 
