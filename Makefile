@@ -49,13 +49,14 @@ $(DEMO_SHEETS)/campaigns.csv: | $(STAMP)
 	@mkdir -p $(dir $(DEMO_FILE))
 	$(BIN)/funnel-generate --events $(DEMO_EVENTS) --seed $(DEMO_SEED) --out $(DEMO_FILE) --sheets $(DEMO_SHEETS)
 
+# A production build: dbt's unit tests check the SQL on fixed inputs and run in make test.
 warehouse: install $(DEMO_SHEETS)/campaigns.csv
 	$(BIN)/funnel-load $(DEMO_FILE) $(DEMO_SHEETS)/resend.ndjson $(DEMO_SHEETS)/segment.ndjson
 	$(BIN)/funnel-load --kind contacts $(DEMO_SHEETS)/contacts.csv
 	$(BIN)/funnel-load --kind spend $(DEMO_SHEETS)/spend.csv
 	$(BIN)/funnel-load --kind campaigns $(DEMO_SHEETS)/campaigns.csv
 	$(DBT) source freshness
-	$(DBT) build $(if $(DEMO_AS_OF),--vars '{as_of: "$(DEMO_AS_OF)"}')
+	$(DBT) build --exclude-resource-type unit_test $(if $(DEMO_AS_OF),--vars '{as_of: "$(DEMO_AS_OF)"}')
 
 quality: warehouse
 	$(BIN)/funnel-quality
@@ -90,8 +91,10 @@ java:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless; \
 	else echo "error: the Spark tests need Java 17: sudo apt-get install -y openjdk-17-jre-headless"; exit 2; fi
 
+# Two workers; the modules that share a warehouse stay on one (xdist_group marks).
+# --durations=15 lists the slowest tests, so the next slow one is seen when it lands.
 test: install browsers java
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadgroup --durations=15
 	$(MAKE) quality
 	$(MAKE) lint
 

@@ -398,9 +398,18 @@ class Bench:
         return child
 
     def dbt_run(self, wh: Warehouse, as_of: str, *args: str) -> Child:
+        """``dbt ARGS``; builds are production builds (no unit tests: ``make test`` runs them)."""
         started = time.time()
+        production = ["--exclude-resource-type", "unit_test"] if args[0] == "build" else []
         child = run_child(
-            [self.dbt, *args, "--no-use-colors", "--project-dir", str(self.project_dir)]
+            [
+                self.dbt,
+                *args,
+                *production,
+                "--no-use-colors",
+                "--project-dir",
+                str(self.project_dir),
+            ]
             + ["--profiles-dir", str(wh.profiles_dir), "--target", BENCH_TARGET]
             + ["--target-path", str(wh.work / "target"), "--log-path", str(wh.work / "logs")]
             + ["--vars", json.dumps({"as_of": as_of})],
@@ -446,8 +455,8 @@ class Bench:
 
 
 def node_timings(run_results: Path) -> dict[str, Any]:
-    """Node counts, summed node seconds and the slowest models and tests (data and unit
-    tests) of one dbt run, from its ``run_results.json``."""
+    """Node counts, summed node seconds and the slowest models and data tests of one dbt
+    run, from its ``run_results.json``."""
     try:
         results = json.loads(run_results.read_text(encoding="utf-8"))["results"]
     except (OSError, ValueError, KeyError) as exc:
@@ -455,7 +464,7 @@ def node_timings(run_results: Path) -> dict[str, Any]:
     groups: dict[str, list[dict[str, Any]]] = {"models": [], "tests": []}
     for result in results:
         node_type, _, name = result["unique_id"].partition(".")
-        group = {"model": "models", "test": "tests", "unit_test": "tests"}.get(node_type)
+        group = {"model": "models", "test": "tests"}.get(node_type)
         if group:
             node = {"node": name.partition(".")[2], "type": node_type}
             groups[group].append({**node, "seconds": float(result["execution_time"])})

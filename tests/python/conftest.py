@@ -225,6 +225,9 @@ def generate_events(path: Path, events: int, seed: int, *options: str) -> Path:
 
 
 DBT = Path(sys.executable).with_name("dbt")
+# ``dbt build`` arguments for a test that reads the built models, not data tests' verdicts
+# (those run in the builds of the end-to-end, bad-input, fault and quality tests).
+MODELS_ONLY = ("--exclude-resource-type", "test")
 
 
 def run_dbt(
@@ -234,11 +237,18 @@ def run_dbt(
     dbt_vars: dict[str, Any] | None = None,
     check: bool = True,
     timeout: float = 600,
+    unit_tests: bool = False,
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``dbt ARGS`` on this project against the database of ``ref``."""
-    command = [
-        str(DBT),
-        *args,
+    """Run ``dbt ARGS`` on this project against the database of ``ref``.
+
+    ``build`` and ``test`` leave out dbt's unit tests unless ``unit_tests`` is true: they
+    check SQL logic on fixed inputs, not the data a test loaded, and run once per target
+    in ``test_unit_tests.py``.
+    """
+    command = [str(DBT), *args]
+    if args and args[0] in ("build", "test") and not unit_tests:
+        command += ["--exclude-resource-type", "unit_test"]
+    command += [
         "--project-dir",
         str(REPO_ROOT),
         *ref.cli_args(),

@@ -22,6 +22,9 @@ from conftest import REPO_ROOT
 from crm_funnel.bench import PostgresWarehouse, Size, dataset, profile_output
 from crm_funnel.profile import load_target
 
+# One xdist worker runs this module: its module-scoped fixtures are built once.
+pytestmark = pytest.mark.xdist_group("bench")
+
 # Table header -> report key, written out here so a figure dropped by the bench fails.
 COLUMNS = {
     "events": "events",

@@ -29,8 +29,20 @@ from browser import (
     serve,
     wait_for,
 )
-from conftest import TARGET, ProfileRef, execute, fetch, run_dbt, run_funnel_load, write_profiles
+from conftest import (
+    MODELS_ONLY,
+    TARGET,
+    ProfileRef,
+    execute,
+    fetch,
+    run_dbt,
+    run_funnel_load,
+    write_profiles,
+)
 from crm_funnel import dashboard
+
+# One xdist worker runs this module: its module-scoped fixtures are built once.
+pytestmark = pytest.mark.xdist_group("dashboard")
 
 AS_OF = "2026-07-01T00:00:00Z"
 APP = REPO_ROOT / "loaders" / "crm_funnel" / "dashboard.py"
@@ -71,7 +83,7 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> ProfileRef:
     assert generated.returncode == 0, generated.stderr
     loaded = run_funnel_load(events, *ref.cli_args())
     assert loaded.returncode == 0, loaded.stderr
-    run_dbt(ref, "build", work_dir=work, dbt_vars={"as_of": AS_OF})
+    run_dbt(ref, "build", *MODELS_ONLY, work_dir=work, dbt_vars={"as_of": AS_OF})
     return ref
 
 

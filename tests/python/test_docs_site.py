@@ -22,6 +22,9 @@ import pytest
 from browser import chromium, free_port, require_chromium, screenshot, serve, wait_for
 from conftest import TARGET, ProfileRef, run_dbt, write_profiles
 
+# One xdist worker runs this module: its module-scoped fixtures are built once.
+pytestmark = pytest.mark.xdist_group("docs_site")
+
 MODEL = "model.crm_funnel.rpt_funnel"
 OVERVIEW_HEADING = "crm-funnel"
 

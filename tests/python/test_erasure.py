@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import ProfileRef, fetch, generate_events, run_dbt, run_funnel_load
+from conftest import MODELS_ONLY, ProfileRef, fetch, generate_events, run_dbt, run_funnel_load
 
 AS_OF = {"as_of": "2026-07-01T00:00:00Z"}
 
@@ -91,7 +91,7 @@ def test_forgotten_person_is_in_no_table_and_never_comes_back(
     original = tmp_path / "original.ndjson"
     original.write_text("\n".join(lines) + "\n", encoding="utf-8")
     assert run_funnel_load(*ref.cli_args(), original).returncode == 0
-    run_dbt(ref, "build", work_dir=tmp_path, dbt_vars=AS_OF)
+    run_dbt(ref, "build", *MODELS_ONLY, work_dir=tmp_path, dbt_vars=AS_OF)
     before = mentions(ref, person)
     assert "marts.dim_contacts.email" in before
     assert before.get("raw.load_errors.raw_text") == 1
@@ -114,7 +114,7 @@ def test_forgotten_person_is_in_no_table_and_never_comes_back(
     assert reload.returncode == 0, reload.stderr
     mentioning = sum(1 for line in lines if person in line.lower())
     assert f"{mentioning:,} erased records" in reload.stdout
-    run_dbt(ref, "build", work_dir=tmp_path, dbt_vars=AS_OF)
+    run_dbt(ref, "build", *MODELS_ONLY, work_dir=tmp_path, dbt_vars=AS_OF)
     assert mentions(ref, person) == {}
     assert mentions(ref, person_id) == {}
     # everyone else is still there

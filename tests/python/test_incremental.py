@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ProfileRef, fetch, generate_events, run_dbt, run_funnel_load
+from conftest import MODELS_ONLY, ProfileRef, fetch, generate_events, run_dbt, run_funnel_load
 
 AS_OF_1 = "2026-05-31T00:00:00Z"
 AS_OF_2 = "2026-06-30T00:00:00Z"
@@ -93,7 +93,7 @@ def build(ref: ProfileRef, work: Path, as_of: str, *files: Path) -> None:
     for path in files:
         loaded = run_funnel_load(*ref.cli_args(), path)
         assert loaded.returncode == 0, loaded.stderr
-    run_dbt(ref, "build", work_dir=work, dbt_vars={"as_of": as_of})
+    run_dbt(ref, "build", *MODELS_ONLY, work_dir=work, dbt_vars={"as_of": as_of})
 
 
 @pytest.fixture

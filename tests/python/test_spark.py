@@ -1,8 +1,8 @@
 """The same project on Apache Spark: dbt-spark ``method: session`` on a local pyspark.
 
 Sample events are landed with ``python -m crm_funnel.spark_load`` (the real loader, then
-Spark's DataFrame writer, as parquet tables), and the full ``dbt build`` (seeds, models,
-data and unit tests; the snapshot is off on Spark, see snapshots/_snapshots.yml) runs on
+Spark's DataFrame writer, as parquet tables), and the full ``dbt build`` (seeds, models
+and data tests; the snapshot is off on Spark, see snapshots/_snapshots.yml) runs on
 the ``spark`` target of profiles.yml.example itself. The same events are then built on
 DuckDB, and the marts must agree: the funnel report, the lifecycle state counts, the
 number of lifecycle transitions and the contact 360's ordered lists.
@@ -31,6 +31,9 @@ from conftest import (
     run_dbt,
     run_funnel_load,
 )
+
+# One xdist worker runs this module: its module-scoped fixtures are built once.
+pytestmark = pytest.mark.xdist_group("spark")
 
 AS_OF = {"as_of": "2026-07-01T00:00:00Z"}
 EVENTS = 2000
@@ -120,6 +123,7 @@ def test_spark_build_matches_duckdb(
     build = subprocess.run(
         [str(DBT), "build", "--project-dir", str(REPO_ROOT), "--profiles-dir", str(profiles_dir)]
         + ["--target", "spark", "--vars", json.dumps(AS_OF)]
+        + ["--exclude-resource-type", "unit_test"]  # they run once, in test_unit_tests.py
         + ["--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs")],
         capture_output=True,
         text=True,
