@@ -40,14 +40,20 @@ def text_columns(ref: ProfileRef) -> list[tuple[str, str, str]]:
 
 def mentions(ref: ProfileRef, needle: str) -> dict[str, int]:
     """Rows mentioning ``needle`` (case-insensitive) per schema.table.column."""
-    found = {}
+    columns: dict[tuple[str, str], list[str]] = collections.defaultdict(list)
     for schema, table, column in text_columns(ref):
-        sql = f'select count(*) from "{schema}"."{table}" where strpos(lower("{column}"), %s) > 0'
-        if ref.kind == "duckdb":
-            sql = sql.replace("%s", "?")
-        (count,) = fetch(ref, sql, [needle])[0]
-        if count:
-            found[f"{schema}.{table}.{column}"] = count
+        columns[schema, table].append(column)
+    mark = "?" if ref.kind == "duckdb" else "%s"
+    found = {}
+    for (schema, table), names in columns.items():  # one scan per table
+        counts = ", ".join(
+            f'sum(case when strpos(lower("{name}"), {mark}) > 0 then 1 else 0 end)'
+            for name in names
+        )
+        row = fetch(ref, f'select {counts} from "{schema}"."{table}"', [needle] * len(names))[0]
+        for name, count in zip(names, row, strict=True):
+            if count:
+                found[f"{schema}.{table}.{name}"] = count
     return found
 
 
