@@ -52,7 +52,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = work / "crm_funnel.duckdb"
     ref = ProfileRef(write_profiles(work / "profiles", "duckdb", path=path), TARGET, "duckdb",
                      {"path": path})  # fmt: skip
-    run_dbt(ref, "docs", "generate", work_dir=work)
+    run_dbt(ref, "docs", "generate", work_dir=work, artifacts=True)
     target = work / "target"
     for name in ("index.html", "manifest.json", "catalog.json"):
         assert (target / name).is_file(), f"dbt docs generate wrote no {name}"

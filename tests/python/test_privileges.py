@@ -473,7 +473,7 @@ def manifests(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, A
             "operator_role": "probe_operator",
             "as_of": AS_OF,
         }
-        run_dbt(ref, *args, work_dir=directory, dbt_vars=dbt_vars)
+        run_dbt(ref, *args, work_dir=directory, dbt_vars=dbt_vars, artifacts=True)
         out[kind] = json.loads((directory / "target" / "manifest.json").read_text())
     return out
 

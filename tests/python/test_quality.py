@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO_ROOT, ProfileRef, execute, fetch, generate_events, run_dbt
+from conftest import MODELS_ONLY, REPO_ROOT, ProfileRef, execute, fetch, generate_events, run_dbt
 from crm_funnel.quality import SUITES
 
 BIN = Path(sys.executable).parent
@@ -61,7 +61,7 @@ def load_and_build(profile: ProfileRef, events: Path, tmp_path: Path) -> None:
     run_ok([*load, str(events)], "funnel-load")
     for kind in SHEETS:
         run_ok([*load, "--kind", kind, str(events.with_name(f"{kind}.csv"))], f"load {kind}")
-    run_dbt(profile, "build", "--quiet", work_dir=tmp_path, dbt_vars=AS_OF)
+    run_dbt(profile, "build", "--quiet", *MODELS_ONLY, work_dir=tmp_path, dbt_vars=AS_OF)
 
 
 def one_line_error(result: subprocess.CompletedProcess[str]) -> str:

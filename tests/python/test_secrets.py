@@ -22,7 +22,7 @@ from typing import Any
 import psycopg2
 import pytest
 import yaml
-from conftest import DBT, PROFILE, REPO_ROOT, ProfileRef, run_dbt, run_funnel_load
+from conftest import DBT, MODELS_ONLY, PROFILE, REPO_ROOT, ProfileRef, run_dbt, run_funnel_load
 
 # --------------------------------------------------------------------------- 1. no leaks
 
@@ -111,7 +111,14 @@ def test_the_password_is_never_printed_or_written(
     runs: dict[str, subprocess.CompletedProcess[str]] = {
         "funnel-load": run_funnel_load(*ref.cli_args(), events),
         "funnel-load (missing database)": run_funnel_load(*missing.cli_args(), events),
-        "dbt build": run_dbt(ref, "build", work_dir=work, dbt_vars={"as_of": "2026-07-01"}),
+        "dbt build": run_dbt(
+            ref,
+            "build",
+            *MODELS_ONLY,
+            work_dir=work,
+            dbt_vars={"as_of": "2026-07-01"},
+            artifacts=True,  # the test reads every file dbt writes
+        ),
         "dbt debug": dbt_debug(ref, work),
         "dbt debug (missing database)": dbt_debug(missing, work),
     }

@@ -1,8 +1,9 @@
 """The same project on Apache Spark: dbt-spark ``method: session`` on a local pyspark.
 
 Sample events are landed with ``python -m crm_funnel.spark_load`` (the real loader, then
-Spark's DataFrame writer, as parquet tables), and the full ``dbt build`` (seeds, models
-and data tests; the snapshot is off on Spark, see snapshots/_snapshots.yml) runs on
+Spark's DataFrame writer, as parquet tables), and ``dbt build`` of every seed and model
+(the snapshot is off on Spark, see snapshots/_snapshots.yml; the data tests judge the
+data, and run on DuckDB and PostgreSQL in the other tests) runs on
 the ``spark`` target of profiles.yml.example itself. The same events are then built on
 DuckDB, and the marts must agree: the funnel report, the lifecycle state counts, the
 number of lifecycle transitions and the contact 360's ordered lists.
@@ -24,6 +25,7 @@ from typing import Any
 import pytest
 from conftest import (
     DBT,
+    MODELS_ONLY,
     REPO_ROOT,
     ProfileRef,
     fetch,
@@ -123,7 +125,7 @@ def test_spark_build_matches_duckdb(
     build = subprocess.run(
         [str(DBT), "build", "--project-dir", str(REPO_ROOT), "--profiles-dir", str(profiles_dir)]
         + ["--target", "spark", "--vars", json.dumps(AS_OF)]
-        + ["--exclude-resource-type", "unit_test"]  # they run once, in test_unit_tests.py
+        + ["--exclude-resource-type", "unit_test", *MODELS_ONLY]
         + ["--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs")],
         capture_output=True,
         text=True,

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO_ROOT, ProfileRef, fetch, run_dbt, run_funnel_load
+from conftest import MODELS_ONLY, REPO_ROOT, ProfileRef, fetch, run_dbt, run_funnel_load
 from crm_funnel.tabular import map_header, normalise_header
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -46,6 +46,7 @@ BUILD = (
     "--select",
     "+int_sheet_contacts_deduplicated +int_channel_spend_converted "
     "+int_campaigns_deduplicated +fct_quarantined_sheet_rows",
+    *MODELS_ONLY,
 )
 
 # --------------------------------------------------------------------------- the files

@@ -30,7 +30,15 @@ def test_every_unit_test_passes(tmp_path: Path, warehouse_profile: ProfileRef) -
 
     run_dbt(ref, "build", "--empty", "--resource-type", "seed", "--resource-type", "model",
             work_dir=tmp_path)  # fmt: skip
-    run_dbt(ref, "test", "--select", "test_type:unit", work_dir=tmp_path, unit_tests=True)
+    run_dbt(
+        ref,
+        "test",
+        "--select",
+        "test_type:unit",
+        work_dir=tmp_path,
+        unit_tests=True,
+        artifacts=True,
+    )
 
     target = tmp_path / "target"
     declared = json.loads((target / "manifest.json").read_text())["unit_tests"]
