@@ -440,3 +440,13 @@ def postgres_profile_2(tmp_path: Path, pg_database_2: dict[str, Any]) -> Profile
 @pytest.fixture(params=["duckdb", "postgres"])
 def warehouse_profile(request: pytest.FixtureRequest) -> ProfileRef:
     return request.getfixturevalue(f"{request.param}_profile")
+
+
+# --------------------------------------------------------------------------- scheduling
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The modules one xdist worker runs whole (``xdist_group``: the Spark build, the
+    benchmark, the fault and browser tests) come first, so none of them starts late and
+    leaves the other workers idle at the end. The sort is stable: modules stay together."""
+    items.sort(key=lambda item: item.get_closest_marker("xdist_group") is None)
