@@ -17,7 +17,7 @@ INBOX ?= data/inbox
 DBT := $(BIN)/dbt
 export DBT_PROFILES_DIR := $(CURDIR)
 
-.PHONY: help install warehouse quality demo pipeline dashboard docs browsers java test test-python test-gates test-spark lint bench clean
+.PHONY: help install warehouse quality demo pipeline dashboard docs browsers java test test-spark lint bench clean
 
 help:
 	@echo "make demo    create .venv, generate $(DEMO_EVENTS) sample events (plus webhooks, a contacts sheet, spend, campaigns), load them into DuckDB, dbt build, print the funnel"
@@ -91,20 +91,12 @@ java:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless; \
 	else echo "error: the Spark tests need Java 17: sudo apt-get install -y openjdk-17-jre-headless"; exit 2; fi
 
-# pytest beside the gates (each make's output is printed whole when it ends).
+# Two workers (three, beside the gates, were slower on these 2 cores); the modules that
+# share a warehouse stay on one worker (xdist_group marks). --durations=15 lists the
+# slowest tests, so the next slow one is seen when it lands. Then the quality gate on
+# the demo data, and lint.
 test: install browsers java
-	$(MAKE) --no-print-directory -j 2 --output-sync=recurse test-python test-gates
-
-# Three workers on two cores (a quarter of a worker's time is spent waiting on databases,
-# servers and subprocesses); the modules that share a warehouse stay on one worker
-# (xdist_group marks). --durations=15 lists the slowest tests, so the next slow one is
-# seen when it lands.
-TEST_WORKERS ?= 3
-test-python: install
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup --durations=15
-
-# The quality gate on the demo data, then lint: one after the other (both use target/).
-test-gates: install
+	$(BIN)/pytest -n 2 --dist loadgroup --durations=15
 	$(MAKE) --no-print-directory quality
 	$(MAKE) --no-print-directory lint
 
