@@ -38,10 +38,18 @@ Helpers (module level: ``from conftest import write_profiles, fetch, execute, ..
     The fields of funnel-load's ``loaded ...`` / ``skipped ...`` summary lines.
 ``generate_events(path, events, seed, *options) -> Path``
     Writes ``events`` seeded sample events to ``path`` with the real ``funnel-generate``.
-``run_dbt(ref, *args, work_dir, dbt_vars=None, check=True) -> CompletedProcess``
+``run_dbt(ref, *args, work_dir, dbt_vars=None, check=True, unit_tests=False,
+artifacts=False) -> CompletedProcess``
     Runs the real ``dbt ARGS`` (e.g. ``"build"``) on this project against the database of
     a ``ProfileRef``, with target and log paths under ``work_dir``; with ``check`` a
-    non-zero exit fails the test with the tail of dbt's output.
+    non-zero exit fails the test with the tail of dbt's output. Builds leave out dbt's
+    unit tests (``test_unit_tests.py`` runs them once per target) and write no JSON
+    artifacts unless asked; ``MODELS_ONLY`` added to a build leaves out the data tests
+    too, for a test that reads the models.
+
+Scheduling: ``make test`` runs pytest in two xdist workers (``--dist loadgroup``); a
+module whose module-scoped fixtures build something expensive is one ``xdist_group``, so
+one worker builds it once, and such modules are collected first.
 """
 
 from __future__ import annotations
