@@ -234,7 +234,8 @@ def generate_events(path: Path, events: int, seed: int, *options: str) -> Path:
 
 DBT = Path(sys.executable).with_name("dbt")
 # ``dbt build`` arguments for a test that reads the built models, not data tests' verdicts
-# (those run in the builds of the end-to-end, bad-input, fault and quality tests).
+# (those run in the end-to-end, bad-input, fuzz, fault, privileges, pipeline, campaign,
+# revenue and format builds, and in make quality's demo build).
 MODELS_ONLY = ("--exclude-resource-type", "test")
 
 
