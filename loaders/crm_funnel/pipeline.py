@@ -5,7 +5,8 @@ Steps, each a real subprocess with the same profiles dir, target and vars:
 1. ``load``       ``funnel-load`` on every .json/.ndjson/.jsonl(.gz) file below the inbox
                   (files loaded before are skipped by checksum, so the inbox can keep them);
 2. ``freshness``  ``dbt source freshness`` on the raw tables;
-3. ``build``      ``dbt build`` (seeds, models, data tests, unit tests);
+3. ``build``      ``dbt build`` of seeds, models, snapshots and data tests (dbt's unit
+                  tests check SQL on fixed inputs: they run in ``make test``, not here);
 4. ``quality``    ``funnel-quality`` (Great Expectations suites and Data Docs);
 5. ``docs``       ``dbt docs generate`` (skipped with ``--skip-docs``).
 
@@ -118,7 +119,6 @@ class Summary:
     seeds: Counter[str] = field(default_factory=Counter)
     tests: Counter[str] = field(default_factory=Counter)
     data_tests: int = 0
-    unit_tests: int = 0
     build_read: bool = False
     quarantined_built: bool = False
     freshness: list[tuple[str, str, float | None]] = field(default_factory=list)
@@ -554,21 +554,17 @@ def read_run_results(summary: Summary, document: Mapping[str, Any]) -> list[str]
         unique_id = str(result.get("unique_id", ""))
         kind, _, rest = unique_id.partition(".")
         status = str(result.get("status", "?"))
-        # model.<package>.<name>, test.<package>.<name>.<hash>, unit_test.<package>.<model>.<case>
-        parts = rest.split(".")
-        name = ".".join(parts[1:]) if kind == "unit_test" else ".".join(parts[1:2])
+        # model.<package>.<name>, test.<package>.<name>.<hash>
+        name = rest.split(".")[1] if "." in rest else rest
         if kind == "model":
             summary.models[status] += 1
             if name == QUARANTINE_MODEL:
                 summary.quarantined_built = status == "success"
         elif kind == "seed":
             summary.seeds[status] += 1
-        elif kind in ("test", "unit_test"):
+        elif kind == "test":
             summary.tests[status] += 1
-            if kind == "test":
-                summary.data_tests += 1
-            else:
-                summary.unit_tests += 1
+            summary.data_tests += 1
         else:
             continue
         if status in ("error", "fail"):
@@ -582,7 +578,9 @@ def step_build(ctx: Context, summary: Summary) -> Step:
     step = summary.step("build")
     artifact = ctx.target_path / "run_results.json"
     before = _modified_ns(artifact)
-    code, lines = run_process(ctx, [ctx.dbt, "build", *ctx.dbt_args()])
+    code, lines = run_process(
+        ctx, [ctx.dbt, "build", "--exclude-resource-type", "unit_test", *ctx.dbt_args()]
+    )
     document = _fresh_artifact(artifact, before)
     problems = read_run_results(summary, document) if document is not None else []
     if summary.quarantined_built:
@@ -663,7 +661,7 @@ def step_docs(ctx: Context, summary: Summary) -> Step:
 STEPS: dict[str, tuple[Callable[[Context, Summary], Step], str]] = {
     "load": (step_load, "funnel-load {profile} {inbox}"),
     "freshness": (step_freshness, "dbt source freshness {profile}"),
-    "build": (step_build, "dbt build {profile}"),
+    "build": (step_build, "dbt build --exclude-resource-type unit_test {profile}"),
     "quality": (step_quality, "funnel-quality {profile}"),
     "docs": (step_docs, "dbt docs generate {profile}"),
 }
@@ -745,8 +743,7 @@ def render_summary(summary: Summary) -> str:
             (
                 "tests",
                 f"{tests['pass']} passed, {tests['warn']} warned, {summary.tests_failed} failed, "
-                f"{tests['skipped']} skipped ({summary.data_tests} data tests, "
-                f"{summary.unit_tests} unit tests)",
+                f"{tests['skipped']} skipped ({summary.data_tests} data tests)",
             )
         )
     else:
