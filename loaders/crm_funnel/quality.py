@@ -418,9 +418,8 @@ SUITES: tuple[Suite, ...] = (
         "median within the 75th percentile, steps go forward.",
         key=("first_touch_channel", "is_all_channels", "from_stage", "to_stage"),
         not_null=("from_stage_order", "to_stage_order"),
-        non_negative=("contacts", "same_instant_contacts", "avg_days", "median_days", "p75_days"),
+        non_negative=("contacts", "skipped_contacts", "avg_days", "median_days", "p75_days"),
         at_least=(
-            ("contacts", "same_instant_contacts"),
             ("p75_days", "median_days"),
             ("to_stage_order", "from_stage_order"),
         ),
