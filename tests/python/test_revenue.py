@@ -537,9 +537,7 @@ def test_revenue_marts(warehouse_profile: ProfileRef, events_file: Path, tmp_pat
     upstream = [f"+{selector}" for selector in (*REVENUE_MODELS, QUEUE)]
     run_dbt(ref, "run", "--select", *upstream, work_dir=tmp_path, dbt_vars=E2E_VARS)
     # The revenue marts' and the queue's data tests, on this warehouse.
-    run_dbt(
-        ref, "test", "--select", *REVENUE_MODELS, QUEUE, work_dir=tmp_path, dbt_vars=E2E_VARS
-    )
+    run_dbt(ref, "test", "--select", *REVENUE_MODELS, QUEUE, work_dir=tmp_path, dbt_vars=E2E_VARS)
 
     rules = rules_for(E2E_VARS)
     expected = reference.compute([events_file], rules, SEEDS_DIR)
@@ -629,9 +627,9 @@ def test_revenue_marts(warehouse_profile: ProfileRef, events_file: Path, tmp_pat
     assert any(row["skipped_contacts"] and row["contacts"] for row in velocity.values())
     assert any(row["skipped_contacts"] and not row["contacts"] for row in velocity.values())
     skipper = world.contacts["skipped-opportunity@revenue-edge.io"]
-    assert skipper["became_opportunity_at"] == skipper["became_customer_at"] > skipper[
-        "became_sql_at"
-    ], "the skipped-Opportunity edge case no longer skips Opportunity"
+    assert (
+        skipper["became_opportunity_at"] == skipper["became_customer_at"] > skipper["became_sql_at"]
+    ), "the skipped-Opportunity edge case no longer skips Opportunity"
     assert any(row["target_contacts"] is not None for row in funnel.values())
     assert any(row["is_pooled_history"] for row in forecast.values())
     assert any(not row["is_pooled_history"] for row in forecast.values())
