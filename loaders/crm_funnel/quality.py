@@ -414,11 +414,13 @@ SUITES: tuple[Suite, ...] = (
     ),
     Suite(
         "rpt_stage_velocity",
-        "One row per channel (and all channels) and stage step; durations are >= 0, the "
-        "median within the 75th percentile, steps go forward.",
+        "One row per channel (and all channels) and stage step; durations are >= 0 (null "
+        "when every contact skipped the step), the median within the 75th percentile, "
+        "steps go forward.",
         key=("first_touch_channel", "is_all_channels", "from_stage", "to_stage"),
         not_null=("from_stage_order", "to_stage_order"),
-        non_negative=("contacts", "skipped_contacts", "avg_days", "median_days", "p75_days"),
+        non_negative=("contacts", "skipped_contacts"),
+        non_negative_where_set=("avg_days", "median_days", "p75_days"),
         at_least=(
             ("p75_days", "median_days"),
             ("to_stage_order", "from_stage_order"),
