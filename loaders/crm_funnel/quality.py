@@ -318,8 +318,9 @@ SUITES: tuple[Suite, ...] = (
         "rpt_campaign_performance",
         "One row per campaign and sequence step plus one total row per campaign; unique "
         "contacts never exceed events, the meeting conversions are a share of the contacts "
-        "who clicked or replied. The email rates are over unique contacts of different "
-        "events (a feed may report opens without deliveries), so only their sign is gated.",
+        "who clicked or replied. Every rate is a share in [0, 1]: the email rates nest "
+        "(opened within delivered within sent, ...), so a feed that drops events cannot "
+        "push them above 1.",
         key=("campaign_performance_id",),
         not_null=(
             "campaign_id",
@@ -333,8 +334,7 @@ SUITES: tuple[Suite, ...] = (
             "engaged_contacts",
             "meeting_conversions",
         ),
-        non_negative_where_set=CAMPAIGN_EMAIL_RATES,
-        rates=("meeting_conversion_rate",),
+        rates=(*CAMPAIGN_EMAIL_RATES, "meeting_conversion_rate"),
         at_least=(
             *((f"{m}_events", f"{m}_contacts") for m in CAMPAIGN_EMAIL_METRICS),
             ("engaged_contacts", "meeting_conversions"),
@@ -414,13 +414,14 @@ SUITES: tuple[Suite, ...] = (
     ),
     Suite(
         "rpt_stage_velocity",
-        "One row per channel (and all channels) and stage step; durations are >= 0, the "
-        "median within the 75th percentile, steps go forward.",
+        "One row per channel (and all channels) and stage step; durations are >= 0 (null "
+        "when every contact skipped the step), the median within the 75th percentile, "
+        "steps go forward.",
         key=("first_touch_channel", "is_all_channels", "from_stage", "to_stage"),
         not_null=("from_stage_order", "to_stage_order"),
-        non_negative=("contacts", "same_instant_contacts", "avg_days", "median_days", "p75_days"),
+        non_negative=("contacts", "skipped_contacts"),
+        non_negative_where_set=("avg_days", "median_days", "p75_days"),
         at_least=(
-            ("contacts", "same_instant_contacts"),
             ("p75_days", "median_days"),
             ("to_stage_order", "from_stage_order"),
         ),

@@ -1,77 +1,171 @@
-{#- Checks every rule var before anything runs (on-run-start) and stops the
-    run with one line naming the var and what it must be. Whether the event
+{#- Checks every var before anything runs (on-run-start) and stops the run with
+    one line naming each bad var and what it must be. The known names are the
+    project's own vars (dbt_project.yml `vars:`): a name given in --vars or
+    under `vars: crm_funnel:` that is not one of them is an error with the
+    closest known name as a suggestion, and every known var must have a kind
+    below (type and range), so a new var cannot go unchecked. Whether the event
     types named in the vars exist is a data test (they live in a seed). -#}
 {% macro validate_vars() -%}
+    {%- set kinds = {
+        'raw_schema': 'identifier',
+        'raw_freshness_warn_hours': 'whole >= 1',
+        'raw_freshness_error_hours': 'whole >= 1',
+        'as_of': 'timestamp or null',
+        'intent_weights': 'weights',
+        'engagement_window_days': 'days',
+        'intent_half_life_days': 'number > 0 or null',
+        'mql_score_threshold': 'number >= 0',
+        'sql_score_threshold': 'number > 0 or null',
+        'mql_trigger_events': 'names',
+        'sql_trigger_events': 'names',
+        'opportunity_trigger_events': 'names',
+        'customer_trigger_events': 'names',
+        'opt_out_events': 'names',
+        'valid_email_regex': 'text',
+        'opted_out_nurture_track': 'text',
+        'min_event_date': 'timestamp',
+        'future_tolerance_hours': 'number >= 0',
+        'unknown_channel': 'text',
+        'reporting_currency': 'text',
+        'dormant_after_days': 'whole >= 1',
+        'vip_min_lifetime_revenue': 'number >= 0',
+        'vip_min_referrals': 'whole >= 1',
+        'warm_min_opens': 'whole >= 1',
+        'warm_min_clicks': 'whole >= 1',
+        'hard_bounce_types': 'names',
+        'signal_fresh_days': 'whole >= 0',
+        'reengagement_max_attempts': 'whole >= 0',
+        'reengagement_cooldown_days': 'whole >= 0',
+        'queue_lookback_days': 'whole >= 0',
+        'queue_vip_untouched_days': 'whole >= 0',
+        'queue_hot_idle_days': 'whole >= 0',
+        'queue_onboarding_idle_days': 'whole >= 0',
+        'queue_onboarding_period_days': 'whole >= 0',
+        'recent_movement_days': 'whole >= 0',
+        'contact_360_interactions': 'whole >= 1',
+        'renewal_window_days': 'whole >= 0',
+        'conversion_window_days': 'whole >= 0',
+        'attribution_lookback_days': 'whole >= 0',
+        'attribution_half_life_days': 'number > 0',
+        'attribution_position_weights': 'shares',
+        'forecast_history_days': 'whole >= 1',
+        'forecast_horizons_days': 'days',
+        'forecast_min_history_contacts': 'whole >= 1',
+        'loader_role': 'identifier',
+        'transformer_role': 'identifier',
+        'bi_role': 'identifier',
+        'operator_role': 'identifier',
+        'grant_marts': 'boolean',
+    } -%}
+    {%- set musts = {
+        'identifier': 'must be a plain SQL identifier (letters, digits, _)',
+        'whole >= 0': 'must be a whole number >= 0',
+        'whole >= 1': 'must be a whole number >= 1',
+        'number >= 0': 'must be a number >= 0',
+        'number > 0': 'must be a number > 0',
+        'number > 0 or null': 'must be null or a number > 0',
+        'timestamp or null': 'must be null or an ISO-8601 timestamp',
+        'timestamp': 'must be an ISO-8601 timestamp',
+        'text': 'must be a non-empty text',
+        'names': 'must be a list of names',
+        'days': 'must be a non-empty list of whole numbers of days >= 1',
+        'boolean': 'must be true or false',
+        'weights': 'must be a map of event type to points (numbers)',
+        'shares': 'must be {first, middle, last}: numbers >= 0 that sum to 1',
+    } -%}
     {%- set problems = [] -%}
 
-    {%- set weights = var('intent_weights') -%}
-    {%- if weights is not mapping -%}
-        {%- do problems.append("intent_weights must be a map of event type to points") -%}
-    {%- else -%}
-        {%- for name, points in weights.items() -%}
-            {%- if points is boolean or points is not number -%}
-                {%- do problems.append("intent_weights." ~ name ~ " = '" ~ points ~ "' must be a number") -%}
+    {#- The known names: dbt 1.11 lists a project's vars only on the project
+        object, which the var() of a hook yields (packages_for_node). -#}
+    {%- set project = var.packages_for_node() | list | first -%}
+    {%- set declared = project.vars.to_dict() -%}
+    {%- set known = declared.keys() | reject('equalto', project_name) | sort -%}
+    {%- set given = [] -%}
+    {%- for name in (invocation_args_dict.get('vars') or {}).keys() -%}
+        {%- do given.append((name, '--vars')) -%}
+    {%- endfor -%}
+    {%- for name in (declared.get(project_name) or {}).keys() -%}
+        {%- do given.append((name, 'dbt_project.yml vars.' ~ project_name)) -%}
+    {%- endfor -%}
+    {%- for name, where in given if name not in known -%}
+        {#- the closest known name by edit distance (Levenshtein) -#}
+        {%- set closest = namespace(name=none, distance=name | length) -%}
+        {%- for candidate in known -%}
+            {%- set previous = namespace(row=range(candidate | length + 1) | list) -%}
+            {%- for i in range(name | length) -%}
+                {%- set current = [i + 1] -%}
+                {%- for j in range(candidate | length) -%}
+                    {%- do current.append([
+                        previous.row[j + 1] + 1,
+                        current[j] + 1,
+                        previous.row[j] + (0 if name[i] == candidate[j] else 1),
+                    ] | min) -%}
+                {%- endfor -%}
+                {%- set previous.row = current -%}
+            {%- endfor -%}
+            {%- if previous.row[-1] < closest.distance -%}
+                {%- set closest.name = candidate -%}
+                {%- set closest.distance = previous.row[-1] -%}
             {%- endif -%}
         {%- endfor -%}
-    {%- endif -%}
-
-    {%- for name in ['mql_score_threshold', 'future_tolerance_hours'] -%}
-        {%- set value = var(name) -%}
-        {%- if value is boolean or value is not number or value < 0 -%}
-            {%- do problems.append(name ~ " = '" ~ value ~ "' must be a number >= 0") -%}
-        {%- endif -%}
+        {%- set hint = "did you mean '" ~ closest.name ~ "'?"
+            if closest.name and closest.distance <= [2, (name | length) // 3] | max
+            else "the known vars are in dbt_project.yml" -%}
+        {%- do problems.append("unknown var '" ~ name ~ "' in " ~ where ~ " (" ~ hint ~ ")") -%}
     {%- endfor -%}
 
-    {%- for name in ['sql_score_threshold', 'intent_half_life_days'] -%}
+    {%- for name in known -%}
+        {%- set kind = kinds.get(name) -%}
         {%- set value = var(name) -%}
-        {%- if value is not none and (value is boolean or value is not number or value <= 0) -%}
-            {%- do problems.append(name ~ " = '" ~ value ~ "' must be null or a number > 0") -%}
+        {%- set is_number = value is number and value is not boolean -%}
+        {%- set is_list = value is sequence and value is not string and value is not mapping -%}
+        {%- if kind is none -%}
+            {%- set ok = false -%}
+        {%- elif kind == 'identifier' -%}
+            {%- set ok = value is string and modules.re.match('^[A-Za-z_][A-Za-z0-9_]*$', value) is not none -%}
+        {%- elif kind.startswith('whole') -%}
+            {%- set ok = value is integer and value >= (kind[-1] | int) -%}
+        {%- elif kind == 'number >= 0' -%}
+            {%- set ok = is_number and value >= 0 -%}
+        {%- elif kind == 'number > 0' -%}
+            {%- set ok = is_number and value > 0 -%}
+        {%- elif kind == 'number > 0 or null' -%}
+            {%- set ok = value is none or (is_number and value > 0) -%}
+        {%- elif kind.startswith('timestamp') -%}
+            {%- set ok = value is none or value == '' if kind == 'timestamp or null' else false -%}
+            {%- if not ok and value is not none and value is not mapping and not is_list -%}
+                {#- stops the run with its own line when the text is no timestamp -#}
+                {%- do crm_funnel.parse_var_timestamp(name, value) -%}
+                {%- set ok = true -%}
+            {%- endif -%}
+        {%- elif kind == 'text' -%}
+            {%- set ok = value is string and value | trim != '' -%}
+        {%- elif kind == 'names' -%}
+            {%- set ok = is_list and value | reject('string') | list | length == 0 -%}
+        {%- elif kind == 'days' -%}
+            {%- set ok = is_list and value | length > 0
+                and value | reject('integer') | list | length == 0
+                and value | select('lt', 1) | list | length == 0 -%}
+        {%- elif kind == 'boolean' -%}
+            {%- set ok = value is boolean -%}
+        {%- elif kind == 'weights' -%}
+            {%- set ok = value is mapping
+                and value.values() | select('boolean') | list | length == 0
+                and value.values() | reject('number') | list | length == 0 -%}
+        {%- elif kind == 'shares' -%}
+            {%- set shares = [value.get('first'), value.get('middle'), value.get('last')] if value is mapping else [] -%}
+            {%- set ok = shares | select('number') | reject('boolean') | list | length == 3
+                and shares | select('lt', 0) | list | length == 0
+                and (shares | sum - 1) | abs <= 1e-9 -%}
+        {%- endif -%}
+        {%- if kind is none -%}
+            {%- do problems.append(name ~ " has no kind in macros/rules/validate_vars.sql (add one)") -%}
+        {%- elif not ok -%}
+            {%- do problems.append(name ~ " = '" ~ value ~ "' " ~ musts[kind]) -%}
         {%- endif -%}
     {%- endfor -%}
-
-    {%- for name in ['mql_trigger_events', 'sql_trigger_events', 'opportunity_trigger_events', 'customer_trigger_events', 'opt_out_events'] -%}
-        {%- set value = var(name) -%}
-        {%- if value is string or value is not sequence -%}
-            {%- do problems.append(name ~ " = '" ~ value ~ "' must be a list of event types") -%}
-        {%- endif -%}
-    {%- endfor -%}
-
-    {%- for name, least in [('conversion_window_days', 0), ('attribution_lookback_days', 0), ('forecast_history_days', 1), ('forecast_min_history_contacts', 1)] -%}
-        {%- set value = var(name) -%}
-        {%- if value is boolean or value is not number or value != value | int or value < least -%}
-            {%- do problems.append(name ~ " = '" ~ value ~ "' must be a whole number >= " ~ least) -%}
-        {%- endif -%}
-    {%- endfor -%}
-
-    {%- set half_life = var('attribution_half_life_days') -%}
-    {%- if half_life is boolean or half_life is not number or half_life <= 0 -%}
-        {%- do problems.append("attribution_half_life_days = '" ~ half_life ~ "' must be a number > 0") -%}
-    {%- endif -%}
-
-    {%- set shares = var('attribution_position_weights') -%}
-    {%- set share_values = [shares.get('first'), shares.get('middle'), shares.get('last')] if shares is mapping else [] -%}
-    {%- if share_values | select('number') | reject('boolean') | list | length != 3
-        or share_values | select('lt', 0) | list
-        or (share_values | sum - 1) | abs > 1e-9 -%}
-        {%- do problems.append("attribution_position_weights = '" ~ shares ~ "' must be {first, middle, last}: numbers >= 0 that sum to 1") -%}
-    {%- endif -%}
-
-    {%- set horizons = var('forecast_horizons_days') -%}
-    {%- if horizons is string or horizons is not sequence or not horizons
-        or horizons | reject('number') | list or horizons | select('boolean') | list
-        or horizons | select('le', 0) | list -%}
-        {%- do problems.append("forecast_horizons_days = '" ~ horizons ~ "' must be a list of numbers of days > 0") -%}
-    {%- endif -%}
-
-    {%- if var('grant_marts') is not boolean -%}
-        {%- do problems.append("grant_marts = '" ~ var('grant_marts') ~ "' must be true or false") -%}
-    {%- endif -%}
 
     {%- if problems -%}
         {{ exceptions.raise_compiler_error("invalid var: " ~ problems | join("; ")) }}
-    {%- endif -%}
-    {%- do crm_funnel.parse_var_timestamp('min_event_date', var('min_event_date')) -%}
-    {%- if var('as_of') -%}
-        {%- do crm_funnel.parse_var_timestamp('as_of', var('as_of')) -%}
     {%- endif -%}
 {%- endmacro %}

@@ -719,7 +719,9 @@ def queue_items(
         detected = {k: v for k, v in detected.items() if k == "complaint"}
 
     items = []
-    for queue_type, detected_at in detected.items():
+    for queue_type, rule_holds_at in detected.items():
+        # events in the future tolerance count, but nothing is detected after as_of
+        detected_at = min(rule_holds_at, as_of)
         play = seeds.playbook[queue_type]
         items.append(
             {

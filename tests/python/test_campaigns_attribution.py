@@ -64,7 +64,18 @@ EMAIL_METRICS = {
     "complained": "email_complained",
     "unsubscribed": "unsubscribed",
 }
-RATES = {  # rate -> (numerator metric, denominator metric), over unique contacts
+# A metric's contacts count in the rates only when they are among the contacts of the
+# metric it nests in (and so on up): every rate is in [0, 1] even with missing events.
+NESTED_IN = {
+    "delivered": "sent",
+    "opened": "delivered",
+    "clicked": "opened",
+    "replied": "delivered",
+    "bounced": "sent",
+    "complained": "delivered",
+    "unsubscribed": "delivered",
+}
+RATES = {  # rate -> (numerator metric, denominator metric), over nested unique contacts
     "delivery_rate": ("delivered", "sent"),
     "open_rate": ("opened", "delivered"),
     "click_rate": ("clicked", "delivered"),
@@ -153,6 +164,10 @@ def edge_records(rules: dict[str, Any]) -> list[dict[str, Any]]:
     add("late-demo", "demo_booked", replied + window + second, "direct")
     add("early-demo", "demo_booked", replied - dt.timedelta(hours=1), "direct")
     email("early-clicked", "email_clicked", replied, "cmp-edge-02", 2)
+    # Delivered and opened without a sent event (the tool dropped it): in delivered and
+    # opened contacts, never in the nested rates (delivery stays <= 1).
+    email("nosent-delivered", "email_delivered", replied - dt.timedelta(hours=4), "cmp-edge-02", 2)
+    email("nosent-opened", "email_opened", replied - dt.timedelta(hours=3), "cmp-edge-02", 2)
     # An email of the campaign without a step, and a step written as text.
     email("nostep-sent", "email_sent", replied, "cmp-edge-02", None)
     email("textstep-sent", "email_sent", replied, "cmp-edge-02", " 3 ")
@@ -233,8 +248,13 @@ def expected_campaigns(
         ]
         row["engaged_contacts"] = len(first_engaged)
         row["meeting_conversions"] = len(converted)
+        nested: dict[str, set[str]] = {}
+        for metric in EMAIL_METRICS:  # a metric comes after the one it nests in
+            parent = NESTED_IN.get(metric)
+            nested[metric] = contacts[metric] & nested[parent] if parent else contacts[metric]
         for rate, (numerator, denominator) in RATES.items():
-            row[rate] = safe_rate(len(contacts[numerator]), len(contacts[denominator]))
+            row[rate] = safe_rate(len(nested[numerator]), len(nested[denominator]))
+            assert row[rate] is None or 0 <= row[rate] <= 1
         row["meeting_conversion_rate"] = safe_rate(len(converted), len(first_engaged))
         row["first_activity_at"] = min(a.event_at for a in acts)
         row["last_activity_at"] = max(a.event_at for a in acts)
@@ -410,6 +430,9 @@ def test_campaign_performance_and_attribution_match_the_reference(
     # The edges hit what they aim at (so the comparison covers both window ends).
     edge_step = want_campaigns["cmp-edge-02", 2, False]
     assert (edge_step["engaged_contacts"], edge_step["meeting_conversions"]) == (3, 1)
+    # delivered and opened without a sent event: counted, but the rates stay nested
+    assert (edge_step["sent_contacts"], edge_step["delivered_contacts"]) == (3, 4)
+    assert (edge_step["delivery_rate"], edge_step["open_rate"]) == (1.0, 0.0)
     assert ("cmp-edge-02", None, False) in want_campaigns  # the email without a step
     assert ("cmp-edge-02", 3, False) in want_campaigns  # the step written as text
     assert not any(key[0] == "cmp-not-sent-99" for key in want_campaigns)

@@ -316,27 +316,30 @@ def expected_velocity(world: World) -> dict[tuple, dict[str, Any]]:
     stages = world.stages
     steps = [(stages[i], stages[i + 1]) for i in range(len(stages) - 1)]
     steps.append((stages[0], stages[-1]))
-    durations: dict[tuple, list[float]] = defaultdict(list)
+    # A contact passed a step when it entered the two stages at distinct instants; at the
+    # same instant it skipped (or was back-filled into) one of them: None, not 0 days.
+    durations: dict[tuple, list[float | None]] = defaultdict(list)
     for email in world.contacts:
         for from_stage, to_stage in steps:
             start, end = world.entered(email, from_stage), world.entered(email, to_stage)
             if start is None or end is None:
                 continue
-            days = days_between(start, end)
+            days = days_between(start, end) if end > start else None
             durations[world.channel(email), False, from_stage, to_stage].append(days)
             durations[ALL_CHANNELS, True, from_stage, to_stage].append(days)
-    return {
-        key: {
+    out = {}
+    for key, steps_days in durations.items():
+        days = [value for value in steps_days if value is not None]
+        out[key] = {
             "from_stage_order": world.order[key[2]],
             "to_stage_order": world.order[key[3]],
             "contacts": len(days),
-            "same_instant_contacts": sum(1 for value in days if value == 0),
-            "avg_days": sum(days) / len(days),
+            "skipped_contacts": len(steps_days) - len(days),
+            "avg_days": sum(days) / len(days) if days else None,
             "median_days": percentile(days, 0.5),
             "p75_days": percentile(days, 0.75),
         }
-        for key, days in durations.items()
-    }
+    return out
 
 
 def expected_channel_cac_ltv(
@@ -473,12 +476,14 @@ def expected_forecast(world: World) -> dict[tuple, dict[str, Any]]:
 def edge_records() -> list[dict[str, Any]]:
     """Contacts at the as_of cut (2026-05-15T12:00Z; valid until 24 hours later)."""
 
-    def event(name: str, event_type: str, at: str, **properties: Any) -> dict[str, Any]:
+    def event(
+        name: str, event_type: str, at: str, channel: str = "paid_search", **properties: Any
+    ) -> dict[str, Any]:
         record = {
             "email": f"{name}@revenue-edge.io",
             "event_type": event_type,
             "event_time": at,
-            "channel": "paid_search",
+            "channel": channel,
             "event_id": f"revenue-edge-{name}-{event_type}",
         }
         if properties:
@@ -492,8 +497,17 @@ def edge_records() -> list[dict[str, Any]]:
         event("cut-buyer", "view", "2026-05-10T00:00:00Z"),
         event("cut-buyer", "download", "2026-05-15T11:59:59Z"),
         event("cut-buyer", "purchase", "2026-05-15T12:00:01Z", amount=500, currency="EUR"),
-        # A walk-in buyer: every stage at the same instant (0-day steps).
+        # A walk-in buyer: every stage at the same instant (skipped steps, never 0 days).
         event("walk-in", "purchase", "2026-04-02T10:00:00.5Z", amount=990, currency="GBP"),
+        # Booked a demo (SQL), then bought without a proposal: Opportunity skipped
+        # (back-filled at the purchase), so Opportunity -> Customer is a skip, not 0 days.
+        event("skipped-opportunity", "view", "2026-03-01T09:00:00Z", channel="trade_show"),
+        event("skipped-opportunity", "demo_booked", "2026-03-03T09:00:00Z", channel="trade_show"),
+        event("skipped-opportunity", "purchase", "2026-03-20T15:30:00Z", channel="trade_show"),
+        # Became SQL two hours after as_of (valid: within the future tolerance): an SQL
+        # hand-over in the queue, detected at as_of, never in the future.
+        event("sql-after-cut", "view", "2026-05-12T08:00:00Z"),
+        event("sql-after-cut", "demo_booked", "2026-05-15T14:00:00Z"),
     ]
 
 
@@ -507,6 +521,9 @@ def events_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 REVENUE_MODELS = ("path:models/marts/revenue", "path:models/intermediate/revenue")
+# The queue is built here too: the data has events after as_of (within the future
+# tolerance), and its tests (detected_at <= as_of) must hold on them.
+QUEUE = "rpt_orchestrator_queue"
 
 
 def test_revenue_marts(warehouse_profile: ProfileRef, events_file: Path, tmp_path: Path) -> None:
@@ -517,10 +534,10 @@ def test_revenue_marts(warehouse_profile: ProfileRef, events_file: Path, tmp_pat
         loaded = run_funnel_load(*ref.cli_args(), "--quiet", *args)
         assert loaded.returncode == 0, loaded.stderr
     run_dbt(ref, "seed", work_dir=tmp_path, dbt_vars=E2E_VARS)
-    upstream = [f"+{selector}" for selector in REVENUE_MODELS]
+    upstream = [f"+{selector}" for selector in (*REVENUE_MODELS, QUEUE)]
     run_dbt(ref, "run", "--select", *upstream, work_dir=tmp_path, dbt_vars=E2E_VARS)
-    # The revenue marts' data tests and unit tests, on this warehouse.
-    run_dbt(ref, "test", "--select", *REVENUE_MODELS, work_dir=tmp_path, dbt_vars=E2E_VARS)
+    # The revenue marts' and the queue's data tests, on this warehouse.
+    run_dbt(ref, "test", "--select", *REVENUE_MODELS, QUEUE, work_dir=tmp_path, dbt_vars=E2E_VARS)
 
     rules = rules_for(E2E_VARS)
     expected = reference.compute([events_file], rules, SEEDS_DIR)
@@ -595,16 +612,30 @@ def test_revenue_marts(warehouse_profile: ProfileRef, events_file: Path, tmp_pat
         forecast,
         {"expected_customers": 1e-5, "avg_customer_revenue": 1e-5, "expected_revenue": 1e-4},
     )
+    queue_columns = ("priority", "detected_at", "due_at")
+    diffs += compare(
+        QUEUE,
+        mart_rows(ref, QUEUE, ("email", "queue_type"), queue_columns),
+        {key: {c: item[c] for c in queue_columns} for key, item in expected.queue.items()},
+    )
     assert not diffs, f"{len(diffs)} differences:\n" + "\n".join(diffs[:40])
 
     # The data covers what the definitions are about (so the comparisons mean something).
     assert any(row["spend"] is not None and row["leads"] == 0 for row in economics.values())
     assert any(row["spend"] is None and row["leads"] > 0 for row in economics.values())
     assert any(row["cac"] is not None and row["ltv"] is not None for row in economics.values())
-    assert any(row["same_instant_contacts"] for row in velocity.values())
+    assert any(row["skipped_contacts"] and row["contacts"] for row in velocity.values())
+    assert any(row["skipped_contacts"] and not row["contacts"] for row in velocity.values())
+    skipper = world.contacts["skipped-opportunity@revenue-edge.io"]
+    assert (
+        skipper["became_opportunity_at"] == skipper["became_customer_at"] > skipper["became_sql_at"]
+    ), "the skipped-Opportunity edge case no longer skips Opportunity"
     assert any(row["target_contacts"] is not None for row in funnel.values())
     assert any(row["is_pooled_history"] for row in forecast.values())
     assert any(not row["is_pooled_history"] for row in forecast.values())
+    assert expected.queue["sql-after-cut@revenue-edge.io", "sql_handover"]["detected_at"] == (
+        world.as_of
+    )
     assert any(
         contact[column] is not None and contact[column] > world.as_of
         for contact in world.contacts.values()

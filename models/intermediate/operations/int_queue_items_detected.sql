@@ -3,7 +3,10 @@
     activities at or before as_of count; "after" means a strictly later
     event_at (a touch at the same instant as a reply does not answer it). A
     contact in a state that is never contacted (lifecycle_states.is_contactable)
-    keeps only its complaint item. -#}
+    keeps only its complaint item. Events within future_tolerance_hours after
+    as_of are valid and move the contact's stage and state (dim_contacts), but
+    nothing is detected after as_of: an item whose rule starts to hold then
+    (e.g. an SQL reached an hour after as_of) is detected at as_of. -#}
 
 {%- set as_of = as_of_timestamp() -%}
 {%- set lookback_start = dbt.dateadd('day', -1 * var('queue_lookback_days'), as_of) -%}
@@ -265,6 +268,16 @@ detected as (
 
 ),
 
+detected_by_as_of as (
+
+    select
+        contact_id,
+        queue_type,
+        case when detected_at > {{ as_of }} then {{ as_of }} else detected_at end as detected_at
+    from detected
+
+),
+
 final as (
 
     select
@@ -288,7 +301,7 @@ final as (
         detected.detected_at,
         {{ dbt.dateadd('day', 'queue_playbook.due_in_days', 'detected.detected_at') }} as due_at
 
-    from detected
+    from detected_by_as_of as detected
     inner join contacts
         on detected.contact_id = contacts.contact_id
     inner join lifecycle_states

@@ -1,10 +1,15 @@
 {#- Email campaign performance: per campaign and sequence step, plus one total
     row per campaign, the email events as event counts and unique contacts,
-    rates over honest denominators, and email-to-meeting conversions (contacts
+    rates over nested denominators, and email-to-meeting conversions (contacts
     who book a meeting within var conversion_window_days of their first click
     or reply in the campaign or step). Rows come from the activities that carry
     a campaign_id; the campaigns sheet (int_campaigns_deduplicated) adds the
-    name, goal, status and owner when it has the campaign. -#}
+    name, goal, status and owner when it has the campaign.
+    Rates nest: a contact counts in a rate's numerator only when it is in the
+    denominator's set (delivered within sent, opened within delivered, clicked
+    within opened, ...; `within` below), so every rate is in [0, 1] even when
+    a tool drops events (a delivered or opened email whose sent event is
+    missing counts in delivered_contacts, not in the rates). -#}
 
 {%- set email_metrics = [
     ('sent', 'email_sent'),
@@ -15,6 +20,26 @@
     ('bounced', 'email_bounced'),
     ('complained', 'email_complained'),
     ('unsubscribed', 'unsubscribed'),
+] -%}
+{#- metric -> the metric whose contacts it must be among to count in a rate -#}
+{%- set within = {
+    'delivered': 'sent',
+    'opened': 'delivered',
+    'clicked': 'opened',
+    'replied': 'delivered',
+    'bounced': 'sent',
+    'complained': 'delivered',
+    'unsubscribed': 'delivered',
+} -%}
+{%- set rates = [
+    ('delivery_rate', 'delivered', 'sent'),
+    ('open_rate', 'opened', 'delivered'),
+    ('click_rate', 'clicked', 'delivered'),
+    ('click_to_open_rate', 'clicked', 'opened'),
+    ('reply_rate', 'replied', 'delivered'),
+    ('bounce_rate', 'bounced', 'sent'),
+    ('complaint_rate', 'complained', 'delivered'),
+    ('unsubscribe_rate', 'unsubscribed', 'delivered'),
 ] -%}
 {%- set window_days = var('conversion_window_days') -%}
 
@@ -130,6 +155,27 @@ meetings as (
 
 ),
 
+nested_contact_grains as (
+
+    {#- is_nested_<metric>: the contact has the metric and every metric it nests in -#}
+    select
+        campaign_performance_id,
+        contact_id,
+        {%- for metric, event_type in email_metrics %}
+            {%- set chain = namespace(at=metric, factors=['has_' ~ metric]) %}
+            {%- for _ in email_metrics %}
+                {%- if chain.at in within %}
+                    {%- set chain.at = within[chain.at] %}
+                    {%- set chain.factors = chain.factors + ['has_' ~ chain.at] %}
+                {%- endif %}
+            {%- endfor %}
+            {{ chain.factors | join(' * ') }} as is_nested_{{ metric }},
+        {%- endfor %}
+        first_engaged_at
+    from contact_grains
+
+),
+
 converted_contacts as (
 
     select distinct
@@ -152,10 +198,15 @@ contact_counts as (
         contact_grains.campaign_performance_id,
         {%- for metric, event_type in email_metrics %}
             sum(contact_grains.has_{{ metric }}) as {{ metric }}_contacts,
+            sum(nested_contact_grains.is_nested_{{ metric }}) as nested_{{ metric }}_contacts,
         {%- endfor %}
         count(contact_grains.first_engaged_at) as engaged_contacts,
         count(converted_contacts.contact_id) as meeting_conversions
     from contact_grains
+    inner join nested_contact_grains
+        on
+            contact_grains.campaign_performance_id = nested_contact_grains.campaign_performance_id
+            and contact_grains.contact_id = nested_contact_grains.contact_id
     left join converted_contacts
         on
             contact_grains.campaign_performance_id = converted_contacts.campaign_performance_id
@@ -187,16 +238,12 @@ final as (
         {%- endfor %}
         cast(contact_counts.engaged_contacts as {{ dbt.type_bigint() }}) as engaged_contacts,
         cast(contact_counts.meeting_conversions as {{ dbt.type_bigint() }}) as meeting_conversions,
-        {{ safe_divide('contact_counts.delivered_contacts', 'contact_counts.sent_contacts') }} as delivery_rate,
-        {{ safe_divide('contact_counts.opened_contacts', 'contact_counts.delivered_contacts') }} as open_rate,
-        {{ safe_divide('contact_counts.clicked_contacts', 'contact_counts.delivered_contacts') }} as click_rate,
-        {{ safe_divide('contact_counts.clicked_contacts', 'contact_counts.opened_contacts') }} as click_to_open_rate,
-        {{ safe_divide('contact_counts.replied_contacts', 'contact_counts.delivered_contacts') }} as reply_rate,
-        {{ safe_divide('contact_counts.bounced_contacts', 'contact_counts.sent_contacts') }} as bounce_rate,
-        {{ safe_divide('contact_counts.complained_contacts', 'contact_counts.delivered_contacts') }}
-            as complaint_rate,
-        {{ safe_divide('contact_counts.unsubscribed_contacts', 'contact_counts.delivered_contacts') }}
-            as unsubscribe_rate,
+        {%- for rate, numerator, denominator in rates %}
+            {{ safe_divide(
+                'contact_counts.nested_' ~ numerator ~ '_contacts',
+                'contact_counts.nested_' ~ denominator ~ '_contacts'
+            ) }} as {{ rate }},
+        {%- endfor %}
         {{ safe_divide('contact_counts.meeting_conversions', 'contact_counts.engaged_contacts') }}
             as meeting_conversion_rate,
 

@@ -2,10 +2,10 @@
     step between consecutive funnel stages (plus first to last stage, Lead ->
     Customer), how many contacts made the step by as_of and the median and 75th
     percentile of the days it took (continuous percentiles, in fractional days).
-    A skipped stage has the time of the stage that implied it (dim_contacts), so
-    the step into it takes 0 days and the next step the whole time: every contact
-    that reached both stages counts, and `same_instant_contacts` says how many
-    steps took no time. -#}
+    Only contacts who entered the two stages at distinct instants count: a
+    skipped stage has the time of the stage that implied it (dim_contacts), so a
+    contact who reached both at the same instant skipped (or was back-filled
+    into) one of them and is counted in `skipped_contacts`, never as 0 days. -#}
 
 with
 
@@ -98,6 +98,7 @@ contact_steps as (
         steps.to_stage,
         steps.from_stage_order,
         steps.to_stage_order,
+        to_entries.entered_at = from_entries.entered_at as is_skipped,
         cast(
             {{ dbt.datediff('from_entries.entered_at', 'to_entries.entered_at', 'second') }}
             as {{ type_double() }}
@@ -120,6 +121,7 @@ channel_scopes as (
         to_stage,
         from_stage_order,
         to_stage_order,
+        is_skipped,
         step_days,
         false as is_all_channels
     from contact_steps
@@ -132,9 +134,19 @@ channel_scopes as (
         to_stage,
         from_stage_order,
         to_stage_order,
+        is_skipped,
         step_days,
         true as is_all_channels
     from contact_steps
+
+),
+
+passed_steps as (
+
+    select
+        *,
+        case when not is_skipped then step_days end as passed_days
+    from channel_scopes
 
 ),
 
@@ -149,16 +161,16 @@ final as (
         -- numerics
         from_stage_order,
         to_stage_order,
-        cast(count(*) as {{ dbt.type_bigint() }}) as contacts,
-        cast(sum(case when step_days = 0 then 1 else 0 end) as {{ dbt.type_bigint() }}) as same_instant_contacts,
-        cast(avg(step_days) as {{ type_double() }}) as avg_days,
-        cast({{ percentile('step_days', 0.5) }} as {{ type_double() }}) as median_days,
-        cast({{ percentile('step_days', 0.75) }} as {{ type_double() }}) as p75_days,
+        cast(count(passed_days) as {{ dbt.type_bigint() }}) as contacts,
+        cast(sum(case when is_skipped then 1 else 0 end) as {{ dbt.type_bigint() }}) as skipped_contacts,
+        cast(avg(passed_days) as {{ type_double() }}) as avg_days,
+        cast({{ percentile('passed_days', 0.5) }} as {{ type_double() }}) as median_days,
+        cast({{ percentile('passed_days', 0.75) }} as {{ type_double() }}) as p75_days,
 
         -- booleans
         is_all_channels
 
-    from channel_scopes
+    from passed_steps
     group by
         first_touch_channel,
         is_all_channels,
