@@ -350,26 +350,25 @@ SUITES: tuple[Suite, ...] = (
         "One row per conversion, attribution model and touch: a credit in [0, 1] (the "
         "credits of a conversion and model sum to 1, dbt test "
         "assert_attribution_credits_sum_to_one), a revenue credit within the conversion's "
-        "revenue, touches before their conversion. Reads no contact column.",
+        "revenue, touches before their conversion (a conversion without one has a single "
+        "row with no touch activity). Reads no contact column.",
         key=("attribution_credit_id",),
         not_null=(
             "conversion_id",
-            "touch_activity_id",
             "conversion_type",
             "attribution_model",
-            "touch_event_type",
             "touch_channel",
             "currency",
+            "has_prior_touch",
             "converted_at",
-            "touch_at",
         ),
         non_negative=(
             "touch_position",
             "touch_count",
-            "days_before_conversion",
             "conversion_revenue",
             "revenue_credit",
         ),
+        non_negative_where_set=("days_before_conversion",),
         rates=("credit",),
         at_least=(
             ("touch_count", "touch_position"),

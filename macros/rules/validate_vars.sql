@@ -56,6 +56,11 @@
         {%- do problems.append("attribution_position_weights = '" ~ shares ~ "' must be {first, middle, last}: numbers >= 0 that sum to 1") -%}
     {%- endif -%}
 
+    {%- set no_touch = var('attribution_no_touch_channel') -%}
+    {%- if no_touch is not string or not no_touch.strip() -%}
+        {%- do problems.append("attribution_no_touch_channel = '" ~ no_touch ~ "' must be a non-empty channel name") -%}
+    {%- endif -%}
+
     {%- set horizons = var('forecast_horizons_days') -%}
     {%- if horizons is string or horizons is not sequence or not horizons
         or horizons | reject('number') | list or horizons | select('boolean') | list
