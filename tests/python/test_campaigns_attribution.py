@@ -356,6 +356,7 @@ def expected_attribution(
                         "converted_at": converted_at,
                         "touch_at": None,
                     }
+                continue
             for model in MODELS:
                 for position, (touch, credit) in enumerate(
                     zip(touches, credits(model, days, rules), strict=True), start=1
