@@ -3,8 +3,8 @@
 The end-to-end tests compare the dbt marts with what this module computes from the same
 generated files. It deliberately shares nothing with the SQL: it reads the rules from a
 vars dict (the test passes ``dbt_project.yml`` vars plus its overrides) and the
-vocabulary, aliases, channel groups, stages and lifecycle seeds from the seed CSVs, and implements the
-written rules (the loader's keys and duplicates, the quarantine reasons in order, the
+vocabulary, aliases, channel groups, stages and lifecycle seeds from the seed CSVs, and
+implements the written rules (the loader's keys and duplicates, the quarantine reasons in order, the
 per-contact fields and stages, the three funnel reports, and the lifecycle engine of
 ``spec/lifecycle.md``: typed properties, the state replay and its transitions, the
 orchestrator queue and the nurture lists) as plainly as possible.

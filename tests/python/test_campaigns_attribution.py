@@ -550,7 +550,13 @@ def test_campaign_performance_and_attribution_match_the_reference(
         "rpt_attribution_channel_roi",
         got_roi,
         want_roi,
-        {"spend": 1e-6, "attributed_revenue": 1e-6, "roas": 1e-6, "cost_per_sql": 1e-6, "cpa": 1e-6},
+        {
+            "spend": 1e-6,
+            "attributed_revenue": 1e-6,
+            "roas": 1e-6,
+            "cost_per_sql": 1e-6,
+            "cpa": 1e-6,
+        },
     )
     assert problems == [], f"{len(problems)} differences:\n" + "\n".join(problems[:60])
 
@@ -579,9 +585,7 @@ def test_campaign_performance_and_attribution_match_the_reference(
     assert signal_sql not in want_credits  # the converting signal is never a touch
     # Nothing at a conversion instant is a touch: no purchase, deal_closed or booking
     # converts itself.
-    assert not any(
-        row["touch_at"] == row["converted_at"] for row in want_credits.values()
-    )
+    assert not any(row["touch_at"] == row["converted_at"] for row in want_credits.values())
     # The closing purchase alone: both conversions on the no-touch channel.
     closing = hashlib.md5(b"closing@edge-attribution.io").hexdigest()
     for conversion_type in ("sql", "customer"):
