@@ -377,6 +377,16 @@ SUITES: tuple[Suite, ...] = (
         ),
     ),
     Suite(
+        "rpt_attribution_channel_roi",
+        "One row per attribution model, channel and month: attributed conversions and "
+        "revenue never negative; spend, ROAS, cost per SQL and CPA null when unknown, never "
+        "negative.",
+        key=("attribution_roi_id",),
+        not_null=("attribution_model", "channel", "currency", "calendar_month"),
+        non_negative=("attributed_sqls", "attributed_customers", "attributed_revenue"),
+        non_negative_where_set=("spend", "roas", "cost_per_sql", "cpa"),
+    ),
+    Suite(
         "rpt_channel_cac_ltv",
         "One row per channel and calendar month; spend and the ratios are null when "
         "unknown, never negative; the conversion rates follow the month's lead cohort.",
