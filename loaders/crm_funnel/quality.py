@@ -350,32 +350,41 @@ SUITES: tuple[Suite, ...] = (
         "One row per conversion, attribution model and touch: a credit in [0, 1] (the "
         "credits of a conversion and model sum to 1, dbt test "
         "assert_attribution_credits_sum_to_one), a revenue credit within the conversion's "
-        "revenue, touches before their conversion. Reads no contact column.",
+        "revenue, touches before their conversion (a conversion without one has a single "
+        "row with no touch activity). Reads no contact column.",
         key=("attribution_credit_id",),
         not_null=(
             "conversion_id",
-            "touch_activity_id",
             "conversion_type",
             "attribution_model",
-            "touch_event_type",
             "touch_channel",
             "currency",
+            "has_prior_touch",
             "converted_at",
-            "touch_at",
         ),
         non_negative=(
             "touch_position",
             "touch_count",
-            "days_before_conversion",
             "conversion_revenue",
             "revenue_credit",
         ),
+        non_negative_where_set=("days_before_conversion",),
         rates=("credit",),
         at_least=(
             ("touch_count", "touch_position"),
             ("converted_at", "touch_at"),
             ("conversion_revenue", "revenue_credit"),
         ),
+    ),
+    Suite(
+        "rpt_attribution_channel_roi",
+        "One row per attribution model, channel and month: attributed conversions and "
+        "revenue never negative; spend, ROAS, cost per SQL and CPA null when unknown, never "
+        "negative.",
+        key=("attribution_roi_id",),
+        not_null=("attribution_model", "channel", "currency", "calendar_month"),
+        non_negative=("attributed_sqls", "attributed_customers", "attributed_revenue"),
+        non_negative_where_set=("spend", "roas", "cost_per_sql", "cpa"),
     ),
     Suite(
         "rpt_channel_cac_ltv",

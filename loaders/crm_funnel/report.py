@@ -72,6 +72,17 @@ group by touch_channel
 order by linear desc, touch_channel
 """
 
+ROI_SQL = """
+select channel, sum(spend) as spend, sum(attributed_customers) as customers,
+    sum(attributed_revenue) as revenue,
+    sum(attributed_revenue) / nullif(sum(spend), 0) as roas,
+    sum(spend) / nullif(sum(case when spend is not null then attributed_customers end), 0) as cpa
+from {schema}.rpt_attribution_channel_roi
+where attribution_model = 'position_based'
+group by channel
+order by sum(attributed_customers) desc, channel
+"""
+
 CAC_LTV_SQL = """
 select channel, sum(spend) as spend, sum(leads) as leads, sum(customers) as customers,
     sum(ltv * customers) / nullif(sum(case when ltv is not null then customers end), 0) as ltv
@@ -175,6 +186,10 @@ def render(fetch: Any, schema: str = "marts") -> str:
         [channel, *(float(credit) for credit in credits), float(revenue)]
         for channel, *credits, revenue in fetch(ATTRIBUTION_SQL.format(schema=schema))
     ]
+    roi = [
+        [channel, *(None if value is None else float(value) for value in values)]
+        for channel, *values in fetch(ROI_SQL.format(schema=schema))
+    ]
     return "\n\n".join(
         [
             format_table(
@@ -217,6 +232,11 @@ def render(fetch: Any, schema: str = "marts") -> str:
                 "Customers attributed to touch channels (conversions credited per model)",
                 ["touch_channel", "first", "last", "linear", "decay", "position", "revenue"],
                 attribution,
+            ),
+            format_table(
+                "Attributed ROAS and CPA by touch channel (position-based, all months)",
+                ["touch_channel", "spend", "customers", "revenue", "ROAS", "CPA"],
+                roi,
             ),
         ]
     )

@@ -26,6 +26,7 @@
         'min_event_date': 'timestamp',
         'future_tolerance_hours': 'number >= 0',
         'unknown_channel': 'text',
+        'attribution_no_touch_channel': 'text',
         'reporting_currency': 'text',
         'dormant_after_days': 'whole >= 1',
         'vip_min_lifetime_revenue': 'number >= 0',

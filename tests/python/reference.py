@@ -3,8 +3,8 @@
 The end-to-end tests compare the dbt marts with what this module computes from the same
 generated files. It deliberately shares nothing with the SQL: it reads the rules from a
 vars dict (the test passes ``dbt_project.yml`` vars plus its overrides) and the
-vocabulary, aliases, stages and lifecycle seeds from the seed CSVs, and implements the
-written rules (the loader's keys and duplicates, the quarantine reasons in order, the
+vocabulary, aliases, channel groups, stages and lifecycle seeds from the seed CSVs, and
+implements the written rules (the loader's keys and duplicates, the quarantine reasons in order, the
 per-contact fields and stages, the three funnel reports, and the lifecycle engine of
 ``spec/lifecycle.md``: typed properties, the state replay and its transitions, the
 orchestrator queue and the nurture lists) as plainly as possible.
@@ -66,6 +66,11 @@ class Seeds:
     orchestrators: dict[str, list[str]]  # department -> names, ordered
     fx_rates: dict[str, float]
     cadence_days: dict[str, int | None]  # nurture_track -> cadence
+    channel_groups: dict[str, str]  # raw channel / lead source -> channel group
+
+    def channel_group(self, value: str) -> str:
+        """A lower-cased channel or lead source grouped by the seed (unlisted: as is)."""
+        return self.channel_groups.get(value, value)
 
     @classmethod
     def load(cls, seeds_dir: Path) -> Seeds:
@@ -98,6 +103,9 @@ class Seeds:
             outbound_types=frozenset(
                 row["event_type"] for row in types if is_true(row["is_outbound_touch"])
             ),
+            channel_groups={
+                row["raw_channel"]: row["channel_group"] for row in rows("channel_groups.csv")
+            },
             states={
                 row["lifecycle_state"]: (
                     row["lifecycle_funnel"] or None,
@@ -308,7 +316,7 @@ def classify(
         key=key,
         email=email,
         event_type=event_type,
-        channel=channel or rules["unknown_channel"],
+        channel=seeds.channel_group(channel) if channel else rules["unknown_channel"],
         event_at=event_at,
         properties=obj.get("properties"),
         company=obj.get("company"),
@@ -373,7 +381,7 @@ def contact_row(
         if isinstance(props, dict):
             value = _clean_string(props.get("lead_source"))
             if value is not None:
-                lead_source = value.lower()
+                lead_source = seeds.channel_group(value.lower())
                 break
     company = next((c for c in (_clean_string(a.company) for a in reversed(acts)) if c), None)
     industry = next((i for i in (_clean_string(a.industry) for a in reversed(acts)) if i), None)

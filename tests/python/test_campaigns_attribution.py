@@ -2,14 +2,18 @@
 
 Generates events with the real ``funnel-generate`` (plus hand-written edge cases: a tie at
 the conversion instant, touches on and just outside the lookback window, a demo booked on
-and just after the end of the conversion window, a conversion caused by a signal), loads
-them and a campaigns sheet with the real ``funnel-load``, runs the real
-``dbt build --select +rpt_campaign_performance +rpt_attribution`` on DuckDB (project vars)
-and PostgreSQL (other vars), and compares both marts row by row with what this module
-computes from the generated files. The activities and contacts come from ``reference.py``
-(it never reads the SQL); the campaign counts, rates, conversions, touches and credits of
-all five attribution models are computed here from the written rules. Credits summing to 1
-per conversion and model is asserted over the mart too.
+and just after the end of the conversion window, a conversion caused by a signal, a
+customer whose only activity is the closing purchase, ``cpc`` leads (a Segment UTM medium)
+and an unmapped channel), loads them, a campaigns sheet and a spend sheet (``paid_search``,
+``cpc`` and an unmapped channel) with the real ``funnel-load``, runs the real
+``dbt build --select +rpt_campaign_performance +rpt_attribution_channel_roi`` on DuckDB
+(project vars) and PostgreSQL (other vars), and compares the marts row by row with what
+this module computes from the generated files. The activities and contacts come from
+``reference.py`` (it never reads the SQL; it groups channels with the ``channel_groups``
+seed CSV); the campaign counts, rates, conversions, touches, credits of all five
+attribution models and the attributed ROAS / CPA per channel and month are computed here
+from the written rules. Credits summing to 1 per conversion and model is asserted over the
+mart too.
 """
 
 from __future__ import annotations
@@ -87,6 +91,13 @@ RATES = {  # rate -> (numerator metric, denominator metric), over nested unique 
 }
 STEP_RE = re.compile(r"[0-9]{1,9}")
 EPOCH = dt.datetime(1970, 1, 1)
+SPEND = [  # spend sheet rows: date, channel as written, amount, currency
+    ("2026-03-05", "paid_search", "300", "EUR"),
+    ("2026-03-06", " CPC ", "100", "EUR"),  # grouped: meets paid_search
+    ("2026-03-07", "TikTok", "50", "EUR"),  # not in the seed: keeps its name
+    ("2026-04-02", "ppc", "80.5", "USD"),
+    ("2026-07-15", "paid_search", "999", "EUR"),  # after as_of: not counted
+]
 SHEET = [  # campaigns sheet rows: two campaigns of the events, one without events
     ("cmp-edge-01", "Edge cases", "book demos", "email", "active", "ana"),
     ("cmp-edge-02", "Edge window", "book demos", "email", "paused", "bob"),
@@ -180,7 +191,27 @@ def edge_records(rules: dict[str, Any]) -> list[dict[str, Any]]:
     add("signal-intent2", "intent_signal", at - dt.timedelta(hours=20), "partner")
     add("signal-job", "job_change", at - dt.timedelta(hours=2), "partner")
     add("signal-intent3", "intent_signal", at, "partner")
+    # closing: the only activity is the purchase that makes a customer (and an SQL): both
+    # conversions have no prior touch.
+    add("closing-purchase", "purchase", dt.datetime(2026, 3, 9, 15, 0, 0), "direct", amount=700)
+    # cpc: Segment-style UTM medium `cpc` (upper case, spaces) and lead source `paid`, then
+    # a booking and a purchase in March, when paid_search has spend.
+    add("cpc-view", "view", dt.datetime(2026, 3, 1, 9, 0, 0), " CPC ", lead_source="paid")
+    add("cpc-click", "click", dt.datetime(2026, 3, 2, 9, 0, 0), "ppc")
+    add("cpc-demo", "demo_booked", dt.datetime(2026, 3, 10, 9, 0, 0), "direct")
+    add("cpc-purchase", "purchase", dt.datetime(2026, 3, 12, 9, 0, 0), "direct", amount=2000)
+    # unmapped: a channel the seed does not list keeps its lower-cased name.
+    add("unmapped-view", "view", dt.datetime(2026, 3, 3, 9, 0, 0), "TikTok")
+    add("unmapped-demo", "demo_booked", dt.datetime(2026, 3, 4, 9, 0, 0), "TikTok")
     return records
+
+
+def write_spend(path: Path) -> Path:
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["date", "channel", "spend", "currency"])
+        writer.writerows(SPEND)
+    return path
 
 
 def write_sheet(path: Path) -> Path:
@@ -313,16 +344,15 @@ def expected_attribution(
         for conversion_type, converted_at, revenue in conversions:
             if converted_at is None:
                 continue
+            # A touch is strictly before the conversion: never the converting event.
             touches = sorted(
                 (
                     a
                     for a in by_email[email]
-                    if a.event_type != "manual_override"
-                    and converted_at - lookback <= a.event_at <= converted_at
+                    if converted_at - lookback <= a.event_at < converted_at
                     and (
                         a.event_type in seeds.engagement_types
                         or a.event_type in seeds.outbound_types
-                        or a.event_at == converted_at
                     )
                 ),
                 key=lambda a: (a.event_at, a.key),
@@ -330,6 +360,23 @@ def expected_attribution(
             days = [
                 (whole_seconds(converted_at) - whole_seconds(a.event_at)) / 86400 for a in touches
             ]
+            if not touches:  # one row on the no-touch channel, full credit under every model
+                for model in MODELS:
+                    rows[contact["contact_id"], conversion_type, model, None] = {
+                        "touch_position": 1,
+                        "touch_count": 1,
+                        "touch_channel": rules["attribution_no_touch_channel"],
+                        "touch_event_type": None,
+                        "touch_campaign_id": None,
+                        "days_before_conversion": None,
+                        "credit": 1.0,
+                        "conversion_revenue": revenue,
+                        "revenue_credit": revenue,
+                        "has_prior_touch": False,
+                        "converted_at": converted_at,
+                        "touch_at": None,
+                    }
+                continue
             for model in MODELS:
                 for position, (touch, credit) in enumerate(
                     zip(touches, credits(model, days, rules), strict=True), start=1
@@ -339,14 +386,60 @@ def expected_attribution(
                         "touch_count": len(touches),
                         "touch_channel": touch.channel,
                         "touch_event_type": touch.event_type,
-                        "campaign_id": touch.campaign_id,
+                        "touch_campaign_id": touch.campaign_id,
                         "days_before_conversion": days[position - 1],
                         "credit": credit,
                         "conversion_revenue": revenue,
                         "revenue_credit": credit * revenue,
+                        "has_prior_touch": True,
                         "converted_at": converted_at,
                         "touch_at": touch.event_at,
                     }
+    return rows
+
+
+def month_start(at: dt.date) -> dt.date:
+    return dt.date(at.year, at.month, 1)
+
+
+def expected_channel_roi(
+    credits_by_key: dict[tuple, dict[str, Any]], rules: dict[str, Any], seeds: reference.Seeds
+) -> dict[tuple, dict[str, Any]]:
+    """(attribution_model, channel, calendar_month) -> the expected attributed ROI row."""
+    as_of = reference.parse_as_of(rules["as_of"])
+    reporting = str(rules["reporting_currency"])
+    spend: dict[tuple, float] = defaultdict(float)
+    for day, channel, amount, currency in SPEND:
+        date = dt.date.fromisoformat(day)
+        if date <= as_of.date():
+            converted = float(amount) * seeds.fx_rates[currency] / seeds.fx_rates[reporting]
+            spend[seeds.channel_group(channel.strip().lower()), month_start(date)] += converted
+    attributed: dict[tuple, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
+    for (_, conversion_type, model, _), row in credits_by_key.items():
+        if row["converted_at"] > as_of:
+            continue
+        sums = attributed[model, row["touch_channel"], month_start(row["converted_at"].date())]
+        if conversion_type == "sql":
+            sums[0] += row["credit"]
+        else:
+            sums[1] += row["credit"]
+            sums[2] += row["revenue_credit"]
+    keys = set(attributed) | {
+        (model, channel, month) for model in MODELS for channel, month in spend
+    }
+    rows = {}
+    for key in keys:
+        sqls, customers, revenue = attributed.get(key, [0.0, 0.0, 0.0])
+        cost = spend.get(key[1:])
+        rows[key] = {
+            "spend": cost,
+            "attributed_sqls": sqls,
+            "attributed_customers": customers,
+            "attributed_revenue": revenue,
+            "roas": revenue / cost if cost else None,
+            "cost_per_sql": cost / sqls if cost is not None and sqls else None,
+            "cpa": cost / customers if cost is not None and customers else None,
+        }
     return rows
 
 
@@ -399,15 +492,16 @@ def test_campaign_performance_and_attribution_match_the_reference(
     edges = tmp_path / "edges.ndjson"
     edges.write_text("".join(json.dumps(record) + "\n" for record in edge_records(rules)))
     sheet = write_sheet(tmp_path / "campaigns.csv")
-    for args in ([events, edges], ["--kind", "campaigns", sheet]):
+    spend = write_spend(tmp_path / "spend.csv")
+    for args in ([events, edges], ["--kind", "campaigns", sheet], ["--kind", "spend", spend]):
         loaded = run_funnel_load(*warehouse_profile.cli_args(), "--quiet", *args)
         assert loaded.returncode == 0, loaded.stderr
-    run_dbt(
+    built = run_dbt(
         warehouse_profile,
         "build",
         "--select",
         "+rpt_campaign_performance",
-        "+rpt_attribution",
+        "+rpt_attribution_channel_roi",
         "--indirect-selection",
         "cautious",
         work_dir=tmp_path,
@@ -463,6 +557,30 @@ def test_campaign_performance_and_attribution_match_the_reference(
         want_credits,
         {"revenue_credit": 1e-6, "conversion_revenue": 1e-6},
     )
+
+    # rpt_attribution_channel_roi: attributed conversions and revenue beside grouped spend
+    want_roi = expected_channel_roi(want_credits, rules, seeds)
+    measures = list(next(iter(want_roi.values())))
+    got_roi = {
+        (row["attribution_model"], row["channel"], row["calendar_month"]): row
+        for row in rows_of(
+            warehouse_profile,
+            "rpt_attribution_channel_roi",
+            ["attribution_model", "channel", "calendar_month", *measures],
+        )
+    }
+    problems += compare(
+        "rpt_attribution_channel_roi",
+        got_roi,
+        want_roi,
+        {
+            "spend": 1e-6,
+            "attributed_revenue": 1e-6,
+            "roas": 1e-6,
+            "cost_per_sql": 1e-6,
+            "cpa": 1e-6,
+        },
+    )
     assert problems == [], f"{len(problems)} differences:\n" + "\n".join(problems[:60])
 
     # Over the mart itself: every conversion and model has credits summing to 1 and
@@ -484,9 +602,26 @@ def test_campaign_performance_and_attribution_match_the_reference(
         if key[:3] == (tie, "sql", "linear")
     )
     tie_touches = [activity for _, activity in tie_sql]
-    assert tie_touches[0] == "edge-tie-view-in", tie_touches
-    assert tie_touches[-2:] == ["edge-tie-demo", "edge-tie-open"], tie_touches
-    assert "edge-tie-delivered" not in tie_touches
+    assert tie_touches == ["edge-tie-view-in", "edge-tie-sent", "edge-tie-clicked"], tie_touches
     signal = hashlib.md5(b"signal@edge-attribution.io").hexdigest()
     signal_sql = (signal, "sql", "last_touch", "edge-signal-intent3")
-    assert (signal_sql in want_credits) == (warehouse_profile.kind == "postgres")
+    assert signal_sql not in want_credits  # the converting signal is never a touch
+    # Nothing at a conversion instant is a touch: no purchase, deal_closed or booking
+    # converts itself.
+    assert not any(row["touch_at"] == row["converted_at"] for row in want_credits.values())
+    # The closing purchase alone: both conversions on the no-touch channel.
+    closing = hashlib.md5(b"closing@edge-attribution.io").hexdigest()
+    for conversion_type in ("sql", "customer"):
+        row = want_credits[closing, conversion_type, "last_touch", None]
+        assert (row["touch_channel"], row["credit"]) == ("(no prior touch)", 1.0)
+    # cpc leads and cpc spend meet paid_search; an unmapped channel keeps its name.
+    cpc = hashlib.md5(b"cpc@edge-attribution.io").hexdigest()
+    cpc_first = want_credits[cpc, "customer", "first_touch", "edge-cpc-view"]
+    assert (cpc_first["touch_channel"], cpc_first["credit"]) == ("paid_search", 1.0)
+    march = want_roi["first_touch", "paid_search", dt.date(2026, 3, 1)]
+    assert march["spend"] == 400.0 and march["attributed_customers"] >= 1, march
+    assert march["cpa"] is not None and march["roas"] is not None, march
+    assert ("first_touch", "tiktok", dt.date(2026, 3, 1)) in want_roi
+    # ... and the warning test lists it without failing the build.
+    warned = [line for line in built.stdout.splitlines() if "assert_channels_are_grouped" in line]
+    assert any("WARN" in line for line in warned), warned

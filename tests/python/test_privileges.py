@@ -40,6 +40,7 @@ AGGREGATE_MARTS = (
     "rpt_monthly_conversions",
     "rpt_campaign_performance",
     "rpt_channel_cac_ltv",
+    "rpt_attribution_channel_roi",
     "rpt_cohorts",
     "rpt_stage_velocity",
     "rpt_funnel_over_time",

@@ -354,7 +354,8 @@ def expected_channel_cac_ltv(
         if day > as_of.date():
             continue
         converted = float(row["spend"]) * fx[row["currency"]] / fx[reporting]
-        spend[row["channel"].strip().lower(), month_start(day)] += converted
+        channel = world.seeds.channel_group(row["channel"].strip().lower())
+        spend[channel, month_start(day)] += converted
     stage_counts: Counter = Counter()
     new_customers: dict[tuple, list[str]] = defaultdict(list)
     cohort: Counter = Counter()

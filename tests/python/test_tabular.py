@@ -522,7 +522,7 @@ def test_sheets_land_and_build_with_latest_wins_fx_and_quarantine(
     ]
     expected_spend = latest(spend_loads, "key")
     actual_spend = {
-        (row["spend_date"], row["channel"]): row
+        (row["spend_date"], row["raw_channel"]): row
         for row in rows_of(ref, "select * from intermediate.int_channel_spend_converted")
     }
     assert set(actual_spend) == set(expected_spend)

@@ -1,12 +1,13 @@
 {#- One row per conversion and touch: every conversion (a contact reaching SQL,
     a contact becoming a customer) with the contact's marketing and sales
-    touches in the var attribution_lookback_days up to it, numbered in time
-    order (ties in event_at broken by activity_id).
+    touches in the var attribution_lookback_days strictly before it, numbered
+    in time order (ties in event_at broken by activity_id).
     A touch is an activity whose event type is an engagement or an outbound
-    touch (seed event_types), or any activity at the conversion instant: the
-    event that caused the conversion is a touch whatever its type (a signal
-    can push the score over sql_score_threshold), so every conversion has at
-    least one. A manual_override (a person setting a state) never is. -#}
+    touch (seed event_types) that happened before the conversion instant: the
+    converting event (a purchase, a demo booking) and anything else at that
+    instant never is. A conversion without a touch keeps one row on the
+    channel var attribution_no_touch_channel, with no touch activity, so no
+    conversion is dropped. -#}
 
 {%- set lookback_days = var('attribution_lookback_days') -%}
 
@@ -66,17 +67,11 @@ touches as (
     inner join activities
         on
             conversions.contact_id = activities.contact_id
-            and activities.event_at <= conversions.converted_at
+            and activities.event_at < conversions.converted_at
             and activities.event_at >= {{ dbt.dateadd(
                 'day', -1 * lookback_days, 'conversions.converted_at'
             ) }}
-    where
-        activities.event_type != 'manual_override'
-        and (
-            activities.is_engagement
-            or activities.is_outbound_touch
-            or activities.event_at = conversions.converted_at
-        )
+    where activities.is_engagement or activities.is_outbound_touch
 
 ),
 
@@ -93,6 +88,75 @@ ranked as (
 
 ),
 
+touched_conversions as (
+
+    select distinct
+        contact_id,
+        conversion_type
+    from touches
+
+),
+
+untouched as (
+
+    select
+        conversions.contact_id,
+        conversions.conversion_type,
+        conversions.converted_at,
+        conversions.conversion_revenue,
+        cast(null as {{ dbt.type_string() }}) as activity_id,
+        cast(null as {{ dbt.type_string() }}) as event_type,
+        '{{ var("attribution_no_touch_channel") }}' as channel,
+        cast(null as {{ dbt.type_string() }}) as campaign_id,
+        cast(null as {{ dbt.type_timestamp() }}) as event_at,
+        cast(null as {{ type_double() }}) as days_before_conversion,
+        1 as touch_position,
+        1 as touch_count
+    from conversions
+    left join touched_conversions
+        on
+            conversions.contact_id = touched_conversions.contact_id
+            and conversions.conversion_type = touched_conversions.conversion_type
+    where touched_conversions.contact_id is null
+
+),
+
+all_touches as (
+
+    select
+        contact_id,
+        conversion_type,
+        converted_at,
+        conversion_revenue,
+        activity_id,
+        event_type,
+        channel,
+        campaign_id,
+        event_at,
+        days_before_conversion,
+        touch_position,
+        touch_count
+    from ranked
+
+    union all
+
+    select
+        contact_id,
+        conversion_type,
+        converted_at,
+        conversion_revenue,
+        activity_id,
+        event_type,
+        channel,
+        campaign_id,
+        event_at,
+        days_before_conversion,
+        touch_position,
+        touch_count
+    from untouched
+
+),
+
 final as (
 
     select
@@ -101,7 +165,7 @@ final as (
         {{ surrogate_key(['contact_id', 'conversion_type']) }} as conversion_id,
         contact_id,
         activity_id as touch_activity_id,
-        campaign_id,
+        campaign_id as touch_campaign_id,
 
         -- strings
         conversion_type,
@@ -114,11 +178,14 @@ final as (
         days_before_conversion,
         conversion_revenue,
 
+        -- booleans
+        activity_id is not null as has_prior_touch,
+
         -- timestamps
         converted_at,
         event_at as touch_at
 
-    from ranked
+    from all_touches
 
 )
 

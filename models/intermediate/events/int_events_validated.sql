@@ -2,7 +2,10 @@
     sheet (int_sheet_contacts_imported), classified: its canonical event type (through the
     vocabulary and alias seeds), whether it repeats an earlier event key, and
     the first rule it breaks (null when it is a valid activity). A
-    manual_override must name one of the lifecycle_states.
+    manual_override must name one of the lifecycle_states. The channel and the
+    lead source are grouped here, once, through the channel_groups seed (a
+    value it does not list keeps its lower-cased name), so every later model
+    speaks the grouped names.
 
     Incremental: a run classifies only the loads it has not seen (loaded at or
     after the newest load it holds), plus the events it holds as out of range,
@@ -95,6 +98,12 @@ lifecycle_states as (
 
 ),
 
+channel_groups as (
+
+    select * from {{ ref('channel_groups') }}
+
+),
+
 event_type_names as (
 
     select
@@ -119,7 +128,9 @@ canonicalised as (
         event_types.category as event_category,
         event_types.is_engagement,
         event_types.is_outbound_touch,
-        lifecycle_states.lifecycle_state is not null as is_override_state_known
+        lifecycle_states.lifecycle_state is not null as is_override_state_known,
+        coalesce(channel_groups.channel_group, events.channel) as grouped_channel,
+        coalesce(lead_source_groups.channel_group, events.lead_source) as grouped_lead_source
     from events
     left join event_type_names
         on events.event_type_input = event_type_names.event_type_input
@@ -127,6 +138,10 @@ canonicalised as (
         on event_type_names.event_type = event_types.event_type
     left join lifecycle_states
         on events.override_state = lifecycle_states.lifecycle_state
+    left join channel_groups
+        on events.channel = channel_groups.raw_channel
+    left join channel_groups as lead_source_groups
+        on events.lead_source = lead_source_groups.raw_channel
 
 ),
 
@@ -187,10 +202,10 @@ final as (
         email,
         event_type,
         event_category,
-        coalesce(channel, '{{ var("unknown_channel") }}') as channel,
+        coalesce(grouped_channel, '{{ var("unknown_channel") }}') as channel,
         company,
         industry,
-        lead_source,
+        grouped_lead_source as lead_source,
         properties,
         currency,
         bounce_type,

@@ -1,4 +1,4 @@
-{#- One row per (spend date, channel): the valid row of the latest load that has
+{#- One row per (spend date, raw channel as written): the valid row of the latest load that has
     it (latest loaded_at, then load id), with the spend also converted to the var
     reporting_currency (int_fx_rates_to_reporting). -#}
 
@@ -22,7 +22,7 @@ ranked as (
     select
         *,
         row_number() over (
-            partition by spend_date, channel
+            partition by spend_date, raw_channel
             order by loaded_at desc, load_id desc, row_number desc
         ) as recency
     from spend
@@ -33,11 +33,12 @@ final as (
 
     select
         -- ids
-        {{ surrogate_key(['ranked.spend_date', 'ranked.channel']) }} as spend_id,
+        {{ surrogate_key(['ranked.spend_date', 'ranked.raw_channel']) }} as spend_id,
         ranked.load_id,
 
         -- strings
         ranked.channel,
+        ranked.raw_channel,
         ranked.currency,
         ranked.source_file,
 

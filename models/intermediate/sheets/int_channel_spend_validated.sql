@@ -4,7 +4,10 @@
     it is not a number (a `.` decimal point, no thousands separators, at most 6
     decimals); its currency is not in the fx_rates seed (an empty currency is
     the var reporting_currency); the same date and channel repeat in the file
-    (the last row of the file counts, the earlier ones are flagged). -#}
+    (the last row of the file counts, the earlier ones are flagged). The
+    channel as written is raw_channel; channel is its group (seed
+    channel_groups, the same table as the events', so spend meets the leads of
+    its group; a channel the seed does not list keeps its name). -#}
 
 with
 
@@ -20,10 +23,17 @@ fx_rates as (
 
 ),
 
+channel_groups as (
+
+    select * from {{ ref('channel_groups') }}
+
+),
+
 checked as (
 
     select
         spend.*,
+        coalesce(channel_groups.channel_group, spend.channel) as channel_group,
         coalesce(spend.currency, '{{ var("reporting_currency") }}') as spend_currency,
         case
             when spend.spend_date_text is null
@@ -42,6 +52,8 @@ checked as (
     from spend
     left join fx_rates
         on coalesce(spend.currency, '{{ var("reporting_currency") }}') = fx_rates.currency
+    left join channel_groups
+        on spend.channel = channel_groups.raw_channel
 
 ),
 
@@ -78,7 +90,8 @@ final as (
         load_id,
 
         -- strings
-        channel,
+        channel_group as channel,
+        channel as raw_channel,
         spend_currency as currency,
         spend_date_text,
         spend_text,

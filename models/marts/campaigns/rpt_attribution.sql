@@ -1,5 +1,6 @@
 {#- Multi-touch attribution: one row per conversion, attribution model and
-    touch (int_conversion_touches_ranked), with the touch's share of the
+    touch (int_conversion_touches_ranked: touches strictly before the
+    conversion; a conversion without one has a single '(no prior touch)' row), with the touch's share of the
     conversion (credit) and of its revenue. For each conversion and model the
     credits sum to 1 (tests/data_tests/assert_attribution_credits_sum_to_one.sql).
     Models: first_touch and last_touch (all to one touch), linear (1 / touches),
@@ -32,7 +33,7 @@ decayed as (
         {#- 2 ^ -1000 is still a positive double: a very old touch never underflows. -#}
         power(
             cast(2 as {{ type_double() }}),
-            greatest(-1 * days_before_conversion / {{ half_life }}, -1000)
+            greatest(-1 * coalesce(days_before_conversion, 0) / {{ half_life }}, -1000)
         ) as decay_weight
     from touches
 
@@ -68,7 +69,7 @@ unpivoted as (
             conversion_id,
             contact_id,
             touch_activity_id,
-            campaign_id,
+            touch_campaign_id,
             conversion_type,
             '{{ attribution_model }}' as attribution_model,
             touch_event_type,
@@ -78,6 +79,7 @@ unpivoted as (
             days_before_conversion,
             {{ attribution_model }}_credit as credit,
             conversion_revenue,
+            has_prior_touch,
             converted_at,
             touch_at
         from credited
@@ -94,7 +96,7 @@ final as (
         conversion_id,
         contact_id,
         touch_activity_id,
-        campaign_id,
+        touch_campaign_id,
 
         -- strings
         conversion_type,
@@ -110,6 +112,9 @@ final as (
         credit,
         conversion_revenue,
         cast(credit * conversion_revenue as {{ dbt.type_numeric() }}) as revenue_credit,
+
+        -- booleans
+        has_prior_touch,
 
         -- timestamps
         converted_at,
