@@ -29,10 +29,10 @@
         {%- endif -%}
     {%- endfor -%}
 
-    {%- for name in ['mql_trigger_events', 'sql_trigger_events', 'opportunity_trigger_events', 'customer_trigger_events', 'opt_out_events'] -%}
+    {%- for name in ['mql_trigger_events', 'sql_trigger_events', 'opportunity_trigger_events', 'customer_trigger_events', 'opt_out_events', 'resubscribe_events', 'sheet_opt_out_statuses'] -%}
         {%- set value = var(name) -%}
         {%- if value is string or value is not sequence -%}
-            {%- do problems.append(name ~ " = '" ~ value ~ "' must be a list of event types") -%}
+            {%- do problems.append(name ~ " = '" ~ value ~ "' must be a list of " ~ ('lead_status values' if name == 'sheet_opt_out_statuses' else 'event types')) -%}
         {%- endif -%}
     {%- endfor -%}
 
