@@ -133,8 +133,8 @@ disqualified as (
 
     select
         contact_id,
-        case when is_manual_override then 'manual_override' else 'lifecycle_rule' end as source,
-        lifecycle_state_since as suppressed_at
+        lifecycle_state_since as suppressed_at,
+        case when is_manual_override then 'manual_override' else 'lifecycle_rule' end as source
     from lifecycles
     where lifecycle_state = 'Disqualified'
 
@@ -201,30 +201,44 @@ ranked as (
 
 ),
 
-final as (
+winners as (
 
     select
-        -- ids
         ranked.contact_id,
-
-        -- strings
         ranked.email,
         ranked.reason,
         ranked.source,
-
-        -- booleans
+        ranked.suppressed_at,
         hard_bounces.contact_id is null as is_email_deliverable,
-        coalesce(ranked.reason = 'hard_bounce' and disqualified.contact_id is null, false) as is_email_only,
-
-        -- timestamps
-        ranked.suppressed_at as suppressed_since
-
+        coalesce(ranked.reason = 'hard_bounce' and disqualified.contact_id is null, false) as is_email_only
     from ranked
     left join hard_bounces
         on ranked.contact_id = hard_bounces.contact_id
     left join disqualified
         on ranked.contact_id = disqualified.contact_id
     where ranked.reason_precedence = 1
+
+),
+
+final as (
+
+    select
+        -- ids
+        contact_id,
+
+        -- strings
+        email,
+        reason,
+        source,
+
+        -- booleans
+        is_email_deliverable,
+        is_email_only,
+
+        -- timestamps
+        suppressed_at as suppressed_since
+
+    from winners
 
 )
 

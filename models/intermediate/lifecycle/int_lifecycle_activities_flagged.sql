@@ -6,7 +6,9 @@
 
 {{ config(materialized='view') }}
 
-{%- set signal_names = ['hot', 'warm', 'open', 'click', 'referral', 'revenue', 'alumni', 'hard_bounce', 'signal', 'complaint'] -%}
+{%- set signal_names = [
+    'hot', 'warm', 'open', 'click', 'referral', 'revenue', 'alumni', 'hard_bounce', 'signal', 'complaint',
+] -%}
 
 with
 
