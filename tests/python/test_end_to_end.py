@@ -1,8 +1,9 @@
 """End to end: generate -> `funnel-load` -> `dbt build` -> marts == the Python reference.
 
-Each scenario generates ~3,000 events with dirty records, loads them with the real
-`funnel-load` console script, runs the real `dbt build` against a throw-away DuckDB file
-or PostgreSQL database, and compares the marts with ``reference.py``: an independent
+Each scenario generates ~3,000 events with dirty records, loads them (and a two-row
+contacts sheet) with the real `funnel-load` console script, runs the real `dbt build`
+against a throw-away DuckDB file or PostgreSQL database, and compares the marts (the
+suppression list included) with ``reference.py``: an independent
 implementation of the written rules that never reads the SQL. All differences of a
 scenario are collected and reported together (contact by contact, row by row).
 """
