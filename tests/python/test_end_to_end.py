@@ -244,6 +244,16 @@ def lifecycle_edge_records(domain: str) -> list[dict[str, Any]]:
         edge("bounce-buyer", "purchase", "2026-06-10T00:00:00Z", "228", amount=800),
         edge("buyer-bounced", "purchase", "2026-06-01T00:00:00Z", "229", amount=30000),
         edge("buyer-bounced", "email_bounced", "2026-06-02T00:00:00Z", "230", bounce_type="hard"),
+        # A person disqualified a contact: suppressed as disqualified by manual_override.
+        edge("disq-manual", "view", "2026-05-01T00:00:00Z", "231"),
+        edge(
+            "disq-manual",
+            "manual_override",
+            "2026-05-02T00:00:00Z",
+            "232",
+            state="Disqualified",
+            set_by="ops",
+        ),
         # Bounces: only a hard bounce type disqualifies.
         edge("hard-bounce", "email_opened", "2026-05-01T00:00:00Z", "120"),
         edge("hard-bounce", "email_bounced", "2026-05-02T00:00:00Z", "121", bounce_type=" HARD "),
@@ -1161,6 +1171,7 @@ def test_reference_suppression_edges(event_files: list[Path], scenario: str) -> 
     assert contact("hard-bounce")["lifecycle_state"] == "Disqualified"
     assert suppressed("hard-bounce") == ("hard_bounce", "event")
     assert not exp.suppression["hard-bounce@edge-case.io"]["is_email_only"]
+    assert suppressed("disq-manual") == ("disqualified", "manual_override")
     # Nothing suppressed is nurtured or gets a marketing queue item; clients keep theirs.
     assert not set(exp.suppression) & set(exp.nurture)
     assert not [
