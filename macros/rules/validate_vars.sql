@@ -21,6 +21,8 @@
         'opportunity_trigger_events': 'names',
         'customer_trigger_events': 'names',
         'opt_out_events': 'names',
+        'resubscribe_events': 'names',
+        'sheet_opt_out_statuses': 'names',
         'valid_email_regex': 'text',
         'opted_out_nurture_track': 'text',
         'min_event_date': 'timestamp',

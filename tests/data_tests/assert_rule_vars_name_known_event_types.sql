@@ -8,7 +8,7 @@
 {%- endfor -%}
 {%- set event_list_vars = [
     'mql_trigger_events', 'sql_trigger_events', 'opportunity_trigger_events',
-    'customer_trigger_events', 'opt_out_events',
+    'customer_trigger_events', 'opt_out_events', 'resubscribe_events',
 ] -%}
 {%- for var_name in event_list_vars -%}
     {%- for event_type in var(var_name) -%}

@@ -7,7 +7,7 @@ vocabulary, aliases, channel groups, stages and lifecycle seeds from the seed CS
 implements the written rules (the loader's keys and duplicates, the quarantine reasons in order, the
 per-contact fields and stages, the three funnel reports, and the lifecycle engine of
 ``spec/lifecycle.md``: typed properties, the state replay and its transitions, the
-orchestrator queue and the nurture lists) as plainly as possible.
+orchestrator queue, the nurture lists and the suppression list) as plainly as possible.
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ REASONS = (
     "event_time out of range",
     "invalid manual_override state",
 )
+# An opt-out event quarantined for one of these still opts the contact out (at its load time).
+TIMESTAMP_REASONS = ("missing event_time", "unparseable event_time", "event_time out of range")
 DAY = dt.timedelta(days=1)
 DATE_PREFIX_RE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
 AMOUNT_RE = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
@@ -63,6 +65,7 @@ class Seeds:
     states: dict[str, tuple[str | None, bool]]
     signals: dict[str, frozenset[str]]  # signal -> event types
     playbook: dict[str, dict[str, Any]]  # queue_type -> priority, department, due_in_days
+    marketing_queue_types: frozenset[str]  # queue types whose action sends marketing
     orchestrators: dict[str, list[str]]  # department -> names, ordered
     fx_rates: dict[str, float]
     cadence_days: dict[str, int | None]  # nurture_track -> cadence
@@ -122,6 +125,11 @@ class Seeds:
                 }
                 for row in rows("queue_playbook.csv")
             },
+            marketing_queue_types=frozenset(
+                row["queue_type"]
+                for row in rows("queue_playbook.csv")
+                if is_true(row["sends_marketing"])
+            ),
             orchestrators={dept: sorted(names) for dept, names in orchestrators.items()},
             fx_rates={
                 row["currency"].upper(): float(row["rate_to_base"]) for row in rows("fx_rates.csv")
@@ -278,6 +286,14 @@ def typed_properties(properties: Any, rules: dict[str, Any], seeds: Seeds) -> di
     }
 
 
+def canonical_event_type(obj: dict[str, Any], seeds: Seeds) -> str | None:
+    """The record's canonical event type (directly or through an alias), else None."""
+    type_text = (_text(obj.get("event_type")) or "").strip(WHITESPACE).lower()
+    if type_text in seeds.canonical_types:
+        return type_text
+    return seeds.aliases.get(type_text)
+
+
 def classify(
     obj: dict[str, Any], key: str, rules: dict[str, Any], seeds: Seeds, as_of: dt.datetime
 ) -> Activity | str:
@@ -290,12 +306,8 @@ def classify(
     raw_type = _text(obj.get("event_type"))
     if raw_type is None or not raw_type.strip(WHITESPACE):
         return "missing event_type"
-    type_text = raw_type.strip(WHITESPACE).lower()
-    if type_text in seeds.canonical_types:
-        event_type = type_text
-    elif type_text in seeds.aliases:
-        event_type = seeds.aliases[type_text]
-    else:
+    event_type = canonical_event_type(obj, seeds)
+    if event_type is None:
         return "unknown event_type"
     raw_time = _text(obj.get("event_time"))
     if raw_time is None or not raw_time.strip(WHITESPACE):
@@ -370,7 +382,10 @@ def contact_row(
     rules: dict[str, Any],
     seeds: Seeds,
     as_of: dt.datetime,
+    other_opt_outs: Iterable[tuple[dt.datetime, str, str]] = (),
 ) -> dict[str, Any]:
+    """The contact's dim_contacts row; ``other_opt_outs`` are its opt-outs that are not
+    activities (contacts-sheet status, quarantined events): (at, reason, source)."""
     acts = sorted(activities, key=lambda activity: activity.event_at)
     weights = {name: float(value) for name, value in (rules["intent_weights"] or {}).items()}
     first, last = acts[0], acts[-1]
@@ -423,10 +438,10 @@ def contact_row(
         "Customer": customer_at,
     }
     stage = max((s for s in seeds.stages if dates.get(s) is not None), key=seeds.stage_order.get)
-    opt_out = set(rules["opt_out_events"] or [])
-    is_opted_out = any(a.event_type in opt_out for a in acts)
     lifecycle_fields, transitions = lifecycle(acts, rules, seeds, as_of)
     is_contactable = seeds.states[lifecycle_fields["lifecycle_state"]][1]
+    suppressed = suppression(email, acts, other_opt_outs, lifecycle_fields, rules, seeds)
+    reason = suppressed["reason"] if suppressed else None
     return {
         "contact_id": hashlib.md5(email.encode("utf-8")).hexdigest(),
         "email": email,
@@ -449,12 +464,79 @@ def contact_row(
         "became_customer_at": customer_at,
         "nurture_track": (
             rules["opted_out_nurture_track"]
-            if is_opted_out or not is_contactable
+            if suppressed or not is_contactable
             else seeds.nurture_track[stage]
         ),
-        "is_opted_out": is_opted_out,
+        "is_opted_out": reason in ("unsubscribed", "complained"),
+        "is_email_deliverable": suppressed["is_email_deliverable"] if suppressed else True,
+        "suppression_reason": reason,
         **lifecycle_fields,
         "transitions": transitions,
+        "suppression": suppressed,
+    }
+
+
+# --------------------------------------------------------------------------- suppression
+
+
+def is_opt_out(activity: Activity, rules: dict[str, Any]) -> bool:
+    """An opt-out event type, or a person setting Unsubscribed."""
+    return activity.event_type in (rules["opt_out_events"] or []) or (
+        activity.event_type == "manual_override" and activity.override_state == "Unsubscribed"
+    )
+
+
+def is_hard_bounce(activity: Activity, rules: dict[str, Any], seeds: Seeds) -> bool:
+    hard_types = {str(value).lower() for value in rules["hard_bounce_types"] or []}
+    return seeds.has("hard_bounce", activity.event_type) and activity.bounce_type in hard_types
+
+
+def suppression(
+    email: str,
+    acts: list[Activity],
+    other_opt_outs: Iterable[tuple[dt.datetime, str, str]],
+    lifecycle_fields: dict[str, Any] | None,
+    rules: dict[str, Any],
+    seeds: Seeds,
+) -> dict[str, Any] | None:
+    """The contact's rpt_suppression_list row, or None when it may receive marketing.
+
+    Opt-outs (activities, plus the sheet and quarantine ones given) stand from the first
+    one not followed by a resubscribe (a resubscribe at the same instant does not lift
+    it); then a hard bounce (never lifted); then the Disqualified state.
+    """
+    opt_outs = [
+        (
+            a.event_at,
+            "complained" if seeds.has("complaint", a.event_type) else "unsubscribed",
+            "manual_override" if a.event_type == "manual_override" else "event",
+        )
+        for a in acts
+        if is_opt_out(a, rules)
+    ] + list(other_opt_outs)
+    resubscribed = [a.event_at for a in acts if a.event_type in rules["resubscribe_events"]]
+    last_resubscribe = max(resubscribed) if resubscribed else None
+    standing = sorted(f for f in opt_outs if last_resubscribe is None or f[0] >= last_resubscribe)
+    bounces = [a.event_at for a in acts if is_hard_bounce(a, rules, seeds)]
+    state = lifecycle_fields["lifecycle_state"] if lifecycle_fields else None
+    if standing:
+        since, reason, source = standing[0]
+    elif bounces:
+        since, reason, source = min(bounces), "hard_bounce", "event"
+    elif state == "Disqualified":
+        assert lifecycle_fields is not None
+        since, reason = lifecycle_fields["lifecycle_state_since"], "disqualified"
+        source = "manual_override" if lifecycle_fields["is_manual_override"] else "lifecycle_rule"
+    else:
+        return None
+    return {
+        "contact_id": hashlib.md5(email.encode("utf-8")).hexdigest(),
+        "email": email,
+        "reason": reason,
+        "source": source,
+        "suppressed_since": since,
+        "is_email_deliverable": not bounces,
+        "is_email_only": reason == "hard_bounce" and state != "Disqualified",
     }
 
 
@@ -514,8 +596,7 @@ def lifecycle_at(
     """
     past = [a for a in acts if a.event_at <= t]
     cut = min(t, as_of)
-    opt_out = set(rules["opt_out_events"] or [])
-    hard_types = {str(value).lower() for value in rules["hard_bounce_types"] or []}
+    resubscribe = set(rules["resubscribe_events"] or [])
 
     def count(signal: str) -> int:
         return sum(1 for a in past if seeds.has(signal, a.event_type))
@@ -524,10 +605,18 @@ def lifecycle_at(
     override = overrides[-1] if overrides else None
     if override is not None and any(
         a.event_at > override.event_at
-        and (a.event_type in seeds.engagement_types or a.event_type in opt_out)
+        and (
+            a.event_type in seeds.engagement_types
+            or is_opt_out(a, rules)
+            or a.event_type in resubscribe
+        )
         for a in past
     ):
         override = None
+    # An opt-out (an override to Unsubscribed included) holds until a later resubscribe.
+    opt_outs = [a.event_at for a in past if is_opt_out(a, rules)]
+    resubscribes = [a.event_at for a in past if a.event_type in resubscribe]
+    opted_out = bool(opt_outs) and (not resubscribes or max(opt_outs) >= max(resubscribes))
     engagements = [a.event_at for a in past if a.event_type in seeds.engagement_types]
     spell = None
     if engagements:
@@ -548,14 +637,7 @@ def lifecycle_at(
     )
     ordered_rules = [  # (rule, holds, state): the first that holds wins
         ("override", override is not None, override.override_state if override else ""),
-        ("opted_out", any(a.event_type in opt_out for a in past), "Unsubscribed"),
-        (
-            "hard_bounce",
-            any(
-                seeds.has("hard_bounce", a.event_type) and a.bounce_type in hard_types for a in past
-            ),
-            "Disqualified",
-        ),
+        ("opted_out", opted_out, "Unsubscribed"),
         ("vip", vip, "VIP"),
         ("alumni", count("alumni") > 0, "Alumni"),
         (
@@ -563,6 +645,8 @@ def lifecycle_at(
             any(a.event_type in (rules["customer_trigger_events"] or []) for a in past),
             "Customer",
         ),
+        # a hard bounce disqualifies a non-client only: a client stays a client
+        ("hard_bounce", any(is_hard_bounce(a, rules, seeds) for a in past), "Disqualified"),
         ("exhausted", exhausted, "Disqualified"),
         ("dormant", spell is not None, "Dormant"),
         ("hot", count("hot") > 0, "Hot"),
@@ -725,6 +809,8 @@ def queue_items(
                 detected["reengagement"] = max(since, next_attempt)
     if not seeds.states[state][1]:  # Unsubscribed / Disqualified: only a complaint
         detected = {k: v for k, v in detected.items() if k == "complaint"}
+    if contact["suppression_reason"] is not None:  # no marketing to a suppressed contact
+        detected = {k: v for k, v in detected.items() if k not in seeds.marketing_queue_types}
 
     items = []
     for queue_type, rule_holds_at in detected.items():
@@ -871,6 +957,8 @@ class Expected:
     # (email, queue_type) -> queue item
     queue: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     nurture: dict[str, dict[str, Any]] = field(default_factory=dict)  # email -> row
+    suppression: dict[str, dict[str, Any]] = field(default_factory=dict)  # email -> row
+    sheet_imports: int = 0  # contact_imported activities (they are not raw events)
 
     @property
     def activities(self) -> int:
@@ -897,8 +985,38 @@ def parse_as_of(value: Any) -> dt.datetime:
     return parsed
 
 
-def compute(paths: Iterable[Path | str], rules: dict[str, Any], seeds_dir: Path) -> Expected:
-    """Everything the marts should contain after loading ``paths`` in order."""
+def sheet_activity(row: dict[str, Any], rules: dict[str, Any]) -> Activity:
+    """A contacts-sheet row as the contact_imported activity it becomes (at date added, else
+    at its load time; on its channel of origin, which is also its lead source)."""
+    email = normalise_email(row["email"])
+    assert email is not None
+    source = _clean_string(row.get("channel_of_origin"))
+    source = source.lower() if source else None
+    return Activity(
+        key="contact_imported:" + hashlib.md5(email.encode("utf-8")).hexdigest(),
+        email=email,
+        event_type="contact_imported",
+        channel=source or rules["unknown_channel"],
+        event_at=row.get("added_at") or row["loaded_at"],
+        properties={"lead_source": source},
+        company=row.get("company"),
+        industry=row.get("industry"),
+    )
+
+
+def compute(
+    paths: Iterable[Path | str],
+    rules: dict[str, Any],
+    seeds_dir: Path,
+    loaded_at: dict[str, dt.datetime] | None = None,
+    sheet_rows: Iterable[dict[str, Any]] = (),
+) -> Expected:
+    """Everything the marts should contain after loading ``paths`` in order.
+
+    ``loaded_at`` is each landed event key's load time (an opt-out quarantined for its
+    timestamp counts from then); ``sheet_rows`` are the valid contacts-sheet rows (email,
+    channel_of_origin, lead_status, company, industry, added_at, loaded_at).
+    """
     if rules.get("as_of") is None:
         raise ValueError("the reference needs an explicit as_of")
     as_of = parse_as_of(rules["as_of"])
@@ -906,6 +1024,7 @@ def compute(paths: Iterable[Path | str], rules: dict[str, Any], seeds_dir: Path)
     expected = Expected()
     seen: set[str] = set()
     by_contact: dict[str, list[Activity]] = {}
+    other_opt_outs: dict[str, list[tuple[dt.datetime, str, str]]] = {}
     for path in paths:
         for line in _read_lines(Path(path)):
             if not line.strip():
@@ -931,13 +1050,41 @@ def compute(paths: Iterable[Path | str], rules: dict[str, Any], seeds_dir: Path)
             if isinstance(result, str):
                 expected.quarantined[result] += 1
                 expected.quarantined_keys[key] = result
+                event_type = canonical_event_type(obj, seeds)
+                if result in TIMESTAMP_REASONS and event_type in rules["opt_out_events"]:
+                    assert loaded_at is not None, "an opt-out was quarantined: pass loaded_at"
+                    email = normalise_email(obj.get("email"))
+                    assert email is not None
+                    reason = "complained" if seeds.has("complaint", event_type) else "unsubscribed"
+                    other_opt_outs.setdefault(email, []).append(
+                        (loaded_at[key], reason, "quarantined_event")
+                    )
                 continue
             expected.activities_by_key[key] = result
             by_contact.setdefault(result.email, []).append(result)
+    sheet_statuses = {str(status).lower() for status in rules["sheet_opt_out_statuses"] or []}
+    for row in sheet_rows:
+        activity = sheet_activity(row, rules)
+        expected.activities_by_key[activity.key] = activity
+        expected.sheet_imports += 1
+        by_contact.setdefault(activity.email, []).append(activity)
+        if (_clean_string(row.get("lead_status")) or "").lower() in sheet_statuses:
+            other_opt_outs.setdefault(activity.email, []).append(
+                (row["loaded_at"], "unsubscribed", "contacts_sheet")
+            )
     contacts = [
-        contact_row(email, acts, rules, seeds, as_of) for email, acts in sorted(by_contact.items())
+        contact_row(email, acts, rules, seeds, as_of, other_opt_outs.get(email, ()))
+        for email, acts in sorted(by_contact.items())
     ]
     expected.contacts = {contact["email"]: contact for contact in contacts}
+    for email, facts in other_opt_outs.items():  # known only from a quarantined opt-out
+        if email not in expected.contacts:
+            row = suppression(email, [], facts, None, rules, seeds)
+            assert row is not None
+            expected.suppression[email] = row
+    for contact in contacts:
+        if contact["suppression"] is not None:
+            expected.suppression[contact["email"]] = contact["suppression"]
     items = []
     for contact in contacts:
         for transition in contact["transitions"]:

@@ -1,14 +1,16 @@
 """End to end: generate -> `funnel-load` -> `dbt build` -> marts == the Python reference.
 
-Each scenario generates ~3,000 events with dirty records, loads them with the real
-`funnel-load` console script, runs the real `dbt build` against a throw-away DuckDB file
-or PostgreSQL database, and compares the marts with ``reference.py``: an independent
+Each scenario generates ~3,000 events with dirty records, loads them (and a two-row
+contacts sheet) with the real `funnel-load` console script, runs the real `dbt build`
+against a throw-away DuckDB file or PostgreSQL database, and compares the marts (the
+suppression list included) with ``reference.py``: an independent
 implementation of the written rules that never reads the SQL. All differences of a
 scenario are collected and reported together (contact by contact, row by row).
 """
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import gzip
 import json
@@ -16,7 +18,7 @@ import math
 import os
 import subprocess
 import sys
-from collections import Counter
+from collections import Counter, defaultdict
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -200,6 +202,58 @@ def lifecycle_edge_records(domain: str) -> list[dict[str, Any]]:
         # override although the view sorts last by activity_id.
         edge("override-same", "view", "2026-03-10T00:00:00Z", "113b"),
         edge("override-same", "manual_override", "2026-03-10T00:00:00Z", "113a", state="Warm"),
+        # Suppression: a person-set Unsubscribed is not undone by a view 12 minutes later,
+        # nor by an open; only a resubscribe lifts an opt-out (not one at the same instant).
+        edge("unsub-view", "email_opened", "2026-05-01T00:00:00Z", "210"),
+        edge(
+            "unsub-view",
+            "manual_override",
+            "2026-05-01T10:00:00Z",
+            "211",
+            state="Unsubscribed",
+            set_by="ops",
+        ),
+        edge("unsub-view", "view", "2026-05-01T10:12:00Z", "212"),
+        edge("unsub-open", "download", "2026-05-01T00:00:00Z", "213"),
+        edge(
+            "unsub-open",
+            "manual_override",
+            "2026-05-02T00:00:00Z",
+            "214",
+            state="Unsubscribed",
+            set_by="ops",
+        ),
+        edge("unsub-open", "email_opened", "2026-05-03T00:00:00Z", "215"),
+        edge("resub", "email_opened", "2026-05-01T00:00:00Z", "216"),
+        edge("resub", "unsubscribed", "2026-05-10T00:00:00Z", "217"),
+        edge("resub", "resubscribe", "2026-05-20T00:00:00Z", "218"),
+        edge("resub-same", "email_clicked", "2026-05-01T00:00:00Z", "219"),
+        edge("resub-same", "unsubscribed", "2026-05-10T00:00:00Z", "220"),
+        edge("resub-same", "resubscribed", "2026-05-10T00:00:00Z", "221"),
+        # An unsubscribe quarantined only for its timestamp still opts out (at its load
+        # time), also for an email with no valid event at all.
+        edge("unsub-quarantined", "view", "2026-05-01T00:00:00Z", "222"),
+        edge("unsub-quarantined", "unsubscribe", "not a time", "223"),
+        _edge(f"unsub-only@{domain}", "unsubscribed", None, event_id="edge-224"),
+        # A page view; the contacts sheet (SHEET_CONTACTS) says Unsubscribed.
+        edge("sheet-unsub", "view", "2026-04-01T00:00:00Z", "225"),
+        # A customer with an earlier hard bounce, and one bounced after buying: both stay
+        # customers (undeliverable address); a non-client with a hard bounce is below.
+        edge("bounce-buyer", "email_opened", "2026-02-01T00:00:00Z", "226"),
+        edge("bounce-buyer", "email_bounced", "2026-02-02T00:00:00Z", "227", bounce_type="hard"),
+        edge("bounce-buyer", "purchase", "2026-06-10T00:00:00Z", "228", amount=800),
+        edge("buyer-bounced", "purchase", "2026-06-01T00:00:00Z", "229", amount=30000),
+        edge("buyer-bounced", "email_bounced", "2026-06-02T00:00:00Z", "230", bounce_type="hard"),
+        # A person disqualified a contact: suppressed as disqualified by manual_override.
+        edge("disq-manual", "view", "2026-05-01T00:00:00Z", "231"),
+        edge(
+            "disq-manual",
+            "manual_override",
+            "2026-05-02T00:00:00Z",
+            "232",
+            state="Disqualified",
+            set_by="ops",
+        ),
         # Bounces: only a hard bounce type disqualifies.
         edge("hard-bounce", "email_opened", "2026-05-01T00:00:00Z", "120"),
         edge("hard-bounce", "email_bounced", "2026-05-02T00:00:00Z", "121", bounce_type=" HARD "),
@@ -307,6 +361,29 @@ def lifecycle_edge_records(domain: str) -> list[dict[str, Any]]:
             currency="USD",
             contract_end="2026-02-30",
         ),
+    ]
+
+
+# The contacts sheet every scenario loads (`funnel-load --kind contacts`) before the build.
+SHEET_HEADER = ["Full Name", "Email", "Channel of Origin", "Lead Status", "Date Added"]
+SHEET_CONTACTS = [
+    ["Sheet Unsub", " Sheet-Unsub@Edge-Case.io ", "Webinar", " Unsubscribed ", "2026-03-01"],
+    ["Sheet Lead", "sheet-lead@edge-case.io", "Partner", "New", "2026-04-15"],
+]
+
+
+def sheet_reference_rows(wh: Warehouse) -> list[dict[str, Any]]:
+    """SHEET_CONTACTS as the reference reads them, with their load time from the warehouse."""
+    (loaded_at,) = {row["loaded_at"] for row in wh.rows("select loaded_at from raw.sheet_rows")}
+    return [
+        {
+            "email": email,
+            "channel_of_origin": channel,
+            "lead_status": status,
+            "added_at": dt.datetime.fromisoformat(added),
+            "loaded_at": loaded_at,
+        }
+        for _, email, channel, status, added in SHEET_CONTACTS
     ]
 
 
@@ -673,6 +750,8 @@ CONTACT_EXACT = (
     "became_customer_at",
     "nurture_track",
     "is_opted_out",
+    "is_email_deliverable",
+    "suppression_reason",
     # lifecycle
     "lifecycle_state",
     "lifecycle_state_since",
@@ -715,6 +794,14 @@ TRANSITION_EXACT = (
 )
 QUEUE_EXACT = ("priority", "owner_department", "detected_at", "due_at", "orchestrator")
 NURTURE_EXACT = ("nurture_track", "cadence_days", "due_at", "days_overdue")
+SUPPRESSION_EXACT = (
+    "contact_id",
+    "reason",
+    "source",
+    "suppressed_since",
+    "is_email_deliverable",
+    "is_email_only",
+)
 
 
 def compare_contacts(wh: Warehouse, exp: reference.Expected, diffs: Differences) -> None:
@@ -755,6 +842,13 @@ def compare_nurture(wh: Warehouse, exp: reference.Expected, diffs: Differences) 
     compare_rows(diffs, "rpt_nurture_lists", got, exp.nurture, NURTURE_EXACT)
 
 
+def compare_suppression(wh: Warehouse, exp: reference.Expected, diffs: Differences) -> None:
+    rows = wh.rows("select * from marts.rpt_suppression_list")
+    got = _keyed(rows, "email")
+    diffs.check("rpt_suppression_list", len(rows) == len(got), "email is not unique")
+    compare_rows(diffs, "rpt_suppression_list", got, exp.suppression, SUPPRESSION_EXACT)
+
+
 def compare_quarantine(wh: Warehouse, exp: reference.Expected, diffs: Differences) -> None:
     rows = wh.rows("select event_key, rejection_reason from marts.fct_quarantined_events")
     counts = Counter(row["rejection_reason"] for row in rows)
@@ -779,12 +873,14 @@ def compare_reconciliation(wh: Warehouse, exp: reference.Expected, diffs: Differ
     loads = wh.rows(
         "select sum(records_read) as records_read, sum(events_loaded) as events_loaded,"
         " sum(duplicates_skipped) as duplicates, sum(errors) as errors from raw.loads"
+        " where source_format not like 'sheet:%'"
     )[0]
     load_errors = wh.scalar("select count(*) from raw.load_errors")
+    events = activities - exp.sheet_imports  # contacts-sheet imports are not raw events
     checks = {
-        "raw.events = fct_activities + fct_quarantined_events": (
+        "raw.events = fct_activities + fct_quarantined_events - sheet imports": (
             raw_events,
-            activities + quarantined,
+            events + quarantined,
         ),
         "raw.events = expected landed records": (raw_events, exp.landed),
         "fct_activities = expected activities": (activities, exp.activities),
@@ -796,9 +892,9 @@ def compare_reconciliation(wh: Warehouse, exp: reference.Expected, diffs: Differ
         "raw.loads.errors = expected load errors": (loads["errors"], exp.load_errors),
         "raw.load_errors rows = expected load errors": (load_errors, exp.load_errors),
         "raw.loads.records_read = lines generated": (loads["records_read"], exp.lines),
-        "records_read = activities + quarantined + duplicates + load errors": (
+        "records_read = events + quarantined + duplicates + load errors": (
             loads["records_read"],
-            activities + quarantined + exp.duplicates + exp.load_errors,
+            events + quarantined + exp.duplicates + exp.load_errors,
         ),
     }
     for name, (actual, expected) in checks.items():
@@ -846,8 +942,24 @@ def run_scenario(
             ],
             f"funnel-load {path.name}",
         )
+    sheet = tmp_path / "contacts-sheet.csv"
+    with open(sheet, "w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows([SHEET_HEADER, *SHEET_CONTACTS])
+    run(
+        [
+            str(BIN / "funnel-load"),
+            str(sheet),
+            "--kind",
+            "contacts",
+            "--profiles-dir",
+            str(profiles_dir),
+            "--target",
+            target,
+            "--quiet",
+        ],
+        "funnel-load --kind contacts",
+    )
     build = run_dbt(ref, "build", work_dir=tmp_path, dbt_vars=overrides, check=False)
-    expected = reference.compute(event_files, rules_for(overrides), REPO_ROOT / "seeds")
     diffs = Differences()
     if build.returncode != 0:
         failures = [
@@ -858,6 +970,17 @@ def run_scenario(
         diffs.add("dbt build", f"exit {build.returncode}: " + " | ".join(failures[-15:]))
     warehouse = _connect(ref)
     try:
+        loaded_at = {
+            row["event_key"]: row["loaded_at"]
+            for row in warehouse.rows("select event_key, loaded_at from raw.events")
+        }
+        expected = reference.compute(
+            event_files,
+            rules_for(overrides),
+            REPO_ROOT / "seeds",
+            loaded_at=loaded_at,
+            sheet_rows=sheet_reference_rows(warehouse),
+        )
         for compare in (
             compare_reconciliation,
             compare_quarantine,
@@ -869,6 +992,7 @@ def run_scenario(
             compare_transitions,
             compare_queue,
             compare_nurture,
+            compare_suppression,
         ):
             try:
                 compare(warehouse, expected, diffs)
@@ -945,10 +1069,35 @@ def test_postgres_custom_vars(
 # --------------------------------------------------------------------------- the reference
 
 
+# A load time for the reference-only tests (the scenarios read the real ones).
+LOAD_TIME = dt.datetime(2026, 9, 1)
+
+
+def reference_only(event_files: list[Path], overrides: dict[str, Any]) -> reference.Expected:
+    """The reference on the scenario files and SHEET_CONTACTS, everything loaded at LOAD_TIME."""
+    sheet_rows = [
+        {
+            "email": email,
+            "channel_of_origin": channel,
+            "lead_status": status,
+            "added_at": dt.datetime.fromisoformat(added),
+            "loaded_at": LOAD_TIME,
+        }
+        for _, email, channel, status, added in SHEET_CONTACTS
+    ]
+    return reference.compute(
+        event_files,
+        rules_for(overrides),
+        REPO_ROOT / "seeds",
+        loaded_at=defaultdict(lambda: LOAD_TIME),
+        sheet_rows=sheet_rows,
+    )
+
+
 def test_custom_vars_change_the_outcome(event_files: list[Path]) -> None:
     seeds = REPO_ROOT / "seeds"
-    default = reference.compute(event_files, rules_for({"as_of": DEFAULT_AS_OF}), seeds)
-    custom = reference.compute(event_files, rules_for(_custom_vars()), seeds)
+    default = reference_only(event_files, {"as_of": DEFAULT_AS_OF})
+    custom = reference_only(event_files, _custom_vars())
     assert default.rpt_funnel != custom.rpt_funnel
     changed = [
         email
@@ -978,6 +1127,63 @@ def test_custom_vars_change_the_outcome(event_files: list[Path]) -> None:
         if contact["lifecycle_state"] != custom.contacts[email]["lifecycle_state"]
     ]
     assert len(moved) > 10
+
+
+@pytest.mark.parametrize("scenario", ["duckdb-default-vars", "duckdb-custom-vars"])
+def test_reference_suppression_edges(event_files: list[Path], scenario: str) -> None:
+    """The edge records of the suppression and bounce rules reach the outcome a user needs
+    (hand-written here, so the reference itself is checked), for both scenarios' vars."""
+    exp = reference_only(event_files, SCENARIOS[scenario][1])
+    seeds = reference.Seeds.load(REPO_ROOT / "seeds")
+
+    def contact(name: str) -> dict[str, Any]:
+        return exp.contacts[f"{name}@edge-case.io"]
+
+    def suppressed(name: str) -> tuple[str, str] | None:
+        row = exp.suppression.get(f"{name}@edge-case.io")
+        return (row["reason"], row["source"]) if row else None
+
+    # Opt-outs stick: a view 12 minutes after a person-set Unsubscribed, or an open.
+    for name in ("unsub-view", "unsub-open"):
+        assert suppressed(name) == ("unsubscribed", "manual_override")
+        assert contact(name)["lifecycle_state"] == "Unsubscribed"
+        assert contact(name)["nurture_track"] == "None" and contact(name)["is_opted_out"]
+    assert suppressed("resub") is None and not contact("resub")["is_opted_out"]
+    assert contact("resub")["lifecycle_state"] not in ("Unsubscribed", "Disqualified")
+    assert suppressed("resub-same") == ("unsubscribed", "event")
+    assert contact("resub-same")["lifecycle_state"] == "Unsubscribed"
+    # Quarantined for its timestamp, and the contacts sheet: suppressed from the load.
+    assert suppressed("unsub-quarantined") == ("unsubscribed", "quarantined_event")
+    assert suppressed("unsub-only") == ("unsubscribed", "quarantined_event")
+    assert "unsub-only@edge-case.io" not in exp.contacts
+    assert suppressed("sheet-unsub") == ("unsubscribed", "contacts_sheet")
+    for name in ("unsub-quarantined", "unsub-only", "sheet-unsub"):
+        assert exp.suppression[f"{name}@edge-case.io"]["suppressed_since"] == LOAD_TIME
+    assert suppressed("sheet-lead") is None
+    assert "sheet-lead@edge-case.io" in exp.nurture  # the sheet alone does not suppress
+    # Customers stay customers; a non-client with a hard bounce is Disqualified.
+    assert contact("bounce-buyer")["lifecycle_state"] == "Customer"
+    assert contact("buyer-bounced")["lifecycle_state"] in ("Customer", "VIP")
+    for name in ("bounce-buyer", "buyer-bounced"):
+        assert not contact(name)["is_email_deliverable"]
+        assert exp.suppression[f"{name}@edge-case.io"]["is_email_only"]
+        assert suppressed(name) == ("hard_bounce", "event")
+    assert contact("hard-bounce")["lifecycle_state"] == "Disqualified"
+    assert suppressed("hard-bounce") == ("hard_bounce", "event")
+    assert not exp.suppression["hard-bounce@edge-case.io"]["is_email_only"]
+    assert suppressed("disq-manual") == ("disqualified", "manual_override")
+    # Nothing suppressed is nurtured or gets a marketing queue item; clients keep theirs.
+    assert not set(exp.suppression) & set(exp.nurture)
+    assert not [
+        key
+        for key in exp.queue
+        if key[0] in exp.suppression and key[1] in seeds.marketing_queue_types
+    ]
+    assert any(key[0] == "buyer-bounced@edge-case.io" for key in exp.queue)
+    assert not any(
+        c["lifecycle_state"] == "Disqualified" and c["became_customer_at"]
+        for c in exp.contacts.values()
+    )
 
 
 @pytest.mark.parametrize(

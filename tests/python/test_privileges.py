@@ -57,6 +57,7 @@ CONTACT_MARTS = (
     "rpt_renewals_due",
     "rpt_orchestrator_queue",
     "rpt_nurture_lists",
+    "rpt_suppression_list",
     "rpt_contact_360",
     "rpt_attribution",
     "fct_quarantined_sheet_rows",

@@ -63,8 +63,6 @@ aggregated as (
             max(case when first_touch_rank = 1 then channel end)
         ) as lead_source,
         count(*) as events_total,
-        coalesce(max(case when {{ in_list('event_type', var('opt_out_events')) }} then 1 end) = 1, false)
-            as is_opted_out,
         min(event_at) as first_activity_at,
         max(event_at) as last_activity_at,
         max(case when is_engagement then event_at end) as last_engagement_at
@@ -88,9 +86,6 @@ final as (
 
         -- numerics
         events_total,
-
-        -- booleans
-        is_opted_out,
 
         -- timestamps
         first_activity_at,

@@ -1,11 +1,14 @@
 {#- Every activity with the lifecycle signals it counts for (seed
-    lifecycle_signals, plus the opt-out, customer and hard-bounce vars), so the
+    lifecycle_signals, plus the opt-out, resubscribe, customer and hard-bounce
+    vars; a manual_override to Unsubscribed is an opt-out), so the
     state rules read flags, never event type names. A view: the incremental
     lifecycle models read it for the contacts they recompute. -#}
 
 {{ config(materialized='view') }}
 
-{%- set signal_names = ['hot', 'warm', 'open', 'click', 'referral', 'revenue', 'alumni', 'hard_bounce', 'signal'] -%}
+{%- set signal_names = [
+    'hot', 'warm', 'open', 'click', 'referral', 'revenue', 'alumni', 'hard_bounce', 'signal', 'complaint',
+] -%}
 
 with
 
@@ -41,6 +44,7 @@ final as (
         activities.contact_id,
 
         -- strings
+        activities.email,
         activities.event_type,
         activities.override_state,
         activities.override_set_by,
@@ -52,7 +56,12 @@ final as (
         activities.is_engagement,
         activities.is_outbound_touch,
         activities.event_type = 'manual_override' as is_manual_override,
-        {{ in_list('activities.event_type', var('opt_out_events')) }} as is_opt_out,
+        coalesce(
+            {{ in_list('activities.event_type', var('opt_out_events')) }}
+            or (activities.event_type = 'manual_override' and activities.override_state = 'Unsubscribed'),
+            false
+        ) as is_opt_out,
+        {{ in_list('activities.event_type', var('resubscribe_events')) }} as is_resubscribe,
         {{ in_list('activities.event_type', var('customer_trigger_events')) }} as is_customer,
         coalesce(signals.is_hot, false) as is_hot,
         coalesce(signals.is_warm, false) as is_warm,
@@ -61,6 +70,7 @@ final as (
         coalesce(signals.is_referral, false) as is_referral,
         coalesce(signals.is_alumni, false) as is_alumni,
         coalesce(signals.is_signal, false) as is_signal,
+        coalesce(signals.is_complaint, false) as is_complaint,
         coalesce(
             signals.is_hard_bounce and {{ in_list('activities.bounce_type', var('hard_bounce_types')) }},
             false

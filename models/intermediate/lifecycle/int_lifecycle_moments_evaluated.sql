@@ -3,7 +3,9 @@
     time-based instant without any: a dormant spell starting, or a spell's
     re-engagement running out. At each moment the cumulative facts so far give
     the state by the precedence of the lifecycle_states seed; an active manual
-    override (no engagement or opt-out after it) wins over the rules.
+    override (no engagement, opt-out or resubscribe after it) wins over the
+    rules. An opt-out (an override to Unsubscribed included) holds until a later
+    resubscribe; a hard bounce disqualifies only a contact who is not a client.
     Incremental: a run replays only the contacts with new activities, or with a
     dormant spell that started or ran out since the as_of of the previous run
     (all contacts when as_of moved back). -#}
@@ -15,7 +17,7 @@
 ) }}
 
 {%- set counted = [
-    'is_opt_out', 'is_hard_bounce', 'is_referral', 'is_alumni', 'is_customer',
+    'is_opt_out', 'is_resubscribe', 'is_hard_bounce', 'is_referral', 'is_alumni', 'is_customer',
     'is_hot', 'is_warm', 'is_open', 'is_click', 'is_manual_override',
 ] -%}
 
@@ -208,6 +210,7 @@ cumulated as (
         sum(revenue) over contact_so_far as lifetime_revenue,
         max(case when engagement_events > 0 then moment_at end) over contact_so_far as last_engaged_at,
         max(case when opt_out_events > 0 then moment_at end) over contact_so_far as last_opted_out_at,
+        max(case when resubscribe_events > 0 then moment_at end) over contact_so_far as last_resubscribed_at,
         max(case when manual_override_events > 0 then moment_at end) over contact_so_far as last_override_at
     from moments
     window contact_so_far as (
@@ -227,7 +230,8 @@ with_override as (
         overrides.override_set_by as active_override_set_by,
         coalesce(
             cumulated.last_override_at >= coalesce(cumulated.last_engaged_at, cumulated.last_override_at)
-            and cumulated.last_override_at >= coalesce(cumulated.last_opted_out_at, cumulated.last_override_at),
+            and cumulated.last_override_at >= coalesce(cumulated.last_opted_out_at, cumulated.last_override_at)
+            and cumulated.last_override_at >= coalesce(cumulated.last_resubscribed_at, cumulated.last_override_at),
             false
         ) as is_override_active
     from cumulated
@@ -264,11 +268,11 @@ evaluated as (
     select
         *,
         case
-            when opt_out_events > 0 then 'Unsubscribed'
-            when hard_bounce_events > 0 then 'Disqualified'
+            when last_opted_out_at >= coalesce(last_resubscribed_at, last_opted_out_at) then 'Unsubscribed'
             when is_vip then 'VIP'
             when alumni_events > 0 then 'Alumni'
             when customer_events > 0 then 'Customer'
+            when hard_bounce_events > 0 then 'Disqualified'
             when is_in_dormant_spell and is_reengagement_exhausted then 'Disqualified'
             when is_in_dormant_spell then 'Dormant'
             when hot_events > 0 then 'Hot'

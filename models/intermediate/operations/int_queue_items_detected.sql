@@ -3,10 +3,12 @@
     activities at or before as_of count; "after" means a strictly later
     event_at (a touch at the same instant as a reply does not answer it). A
     contact in a state that is never contacted (lifecycle_states.is_contactable)
-    keeps only its complaint item. Events within future_tolerance_hours after
-    as_of are valid and move the contact's stage and state (dim_contacts), but
-    nothing is detected after as_of: an item whose rule starts to hold then
-    (e.g. an SQL reached an hour after as_of) is detected at as_of. -#}
+    keeps only its complaint item; a suppressed contact (dim_contacts
+    suppression_reason) gets no item whose playbook action sends marketing.
+    Events within future_tolerance_hours after as_of are valid and move the
+    contact's stage and state (dim_contacts), but nothing is detected after
+    as_of: an item whose rule starts to hold then (e.g. an SQL reached an hour
+    after as_of) is detected at as_of. -#}
 
 {%- set as_of = as_of_timestamp() -%}
 {%- set lookback_start = dbt.dateadd('day', -1 * var('queue_lookback_days'), as_of) -%}
@@ -297,6 +299,9 @@ final as (
         -- numerics
         queue_playbook.priority,
 
+        -- booleans
+        queue_playbook.sends_marketing,
+
         -- timestamps
         detected.detected_at,
         {{ dbt.dateadd('day', 'queue_playbook.due_in_days', 'detected.detected_at') }} as due_at
@@ -308,7 +313,9 @@ final as (
         on contacts.lifecycle_state = lifecycle_states.lifecycle_state
     left join queue_playbook
         on detected.queue_type = queue_playbook.queue_type
-    where lifecycle_states.is_contactable or detected.queue_type = 'complaint'
+    where
+        (lifecycle_states.is_contactable or detected.queue_type = 'complaint')
+        and not coalesce(queue_playbook.sends_marketing and contacts.suppression_reason is not null, false)
 
 )
 

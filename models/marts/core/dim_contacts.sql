@@ -1,6 +1,7 @@
 {#- One row per contact: identity, first touch, intent score, funnel stage with
     the time each stage was reached, lifecycle state and funnel, and the nurture
-    track (None for a contact who opted out or is in a non-contactable state);
+    track (None for a suppressed contact, see int_contacts_suppressed, or one in a
+    non-contactable state); whether the address is deliverable;
     for a contact in the contacts sheet, the sheet's columns (its latest row). -#}
 
 with
@@ -47,6 +48,12 @@ sheet_contacts as (
 
 ),
 
+suppressions as (
+
+    select * from {{ ref('int_contacts_suppressed') }}
+
+),
+
 final as (
 
     select
@@ -61,7 +68,7 @@ final as (
         profiles.lead_source,
         stages.funnel_stage,
         case
-            when profiles.is_opted_out or not lifecycle_states.is_contactable
+            when suppressions.contact_id is not null or not lifecycle_states.is_contactable
                 then '{{ var("opted_out_nurture_track") }}'
             else funnel_stages.nurture_track
         end as nurture_track,
@@ -82,6 +89,7 @@ final as (
         sheet_contacts.lead_status as sheet_lead_status,
         sheet_contacts.owner as assigned_orchestrator,
         sheet_contacts.tags as sheet_tags,
+        suppressions.reason as suppression_reason,
 
         -- numerics
         funnel_stages.stage_order,
@@ -93,7 +101,8 @@ final as (
         lifecycles.reengagement_attempts,
 
         -- booleans
-        profiles.is_opted_out,
+        coalesce(suppressions.reason in ('unsubscribed', 'complained'), false) as is_opted_out,
+        coalesce(suppressions.is_email_deliverable, true) as is_email_deliverable,
         lifecycles.is_manual_override,
 
         -- timestamps
@@ -126,6 +135,8 @@ final as (
         on lifecycles.lifecycle_state = lifecycle_states.lifecycle_state
     left join sheet_contacts
         on profiles.contact_id = sheet_contacts.contact_id
+    left join suppressions
+        on profiles.contact_id = suppressions.contact_id
 
 )
 

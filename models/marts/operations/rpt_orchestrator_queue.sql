@@ -85,6 +85,9 @@ final as (
                 )
         end as {{ dbt.type_bigint() }}) as orchestrator_load_rank,
 
+        -- booleans
+        sends_marketing,
+
         -- timestamps
         detected_at,
         due_at
