@@ -456,6 +456,8 @@ def _plan_journey(rng: random.Random, channel: str, propensity: float) -> list[_
                 return
             if rng.random() < 0.025:
                 steps.append(_Step("unsubscribed", "email", dict(props)))
+                if rng.random() < 0.1:  # back through the preference centre
+                    steps.append(_Step("resubscribed", "email", dict(props)))
                 return
 
     def purchase() -> _Step:

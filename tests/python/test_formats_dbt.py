@@ -21,7 +21,8 @@ The expected activities and quarantined events are computed here from the input 
 with this file's own reading of the mapping table in ``models/overview.md`` ("The inputs
 and how each maps to an activity"): its own event-name dictionary, never the seeds. The
 lifecycle checks follow the precedence of ``../shared/docs/PRODUCT.md`` (Unsubscribed
-before Disqualified) and convert revenue with ``seeds/fx_rates.csv``.
+before Disqualified) and convert revenue with ``seeds/fx_rates.csv``; channels and lead
+sources are grouped by ``seeds/channel_groups.csv``.
 """
 
 from __future__ import annotations
@@ -134,6 +135,15 @@ def lower_or_none(value: Any) -> str | None:
     return text.lower() if text else None
 
 
+with (REPO_ROOT / "seeds" / "channel_groups.csv").open(newline="") as fh:
+    CHANNEL_GROUPS = {row["raw_channel"]: row["channel_group"] for row in csv.DictReader(fh)}
+
+
+def channel_group(value: str | None) -> str | None:
+    """A channel or lead source as the marts name it (seeds/channel_groups.csv)."""
+    return None if value is None else CHANNEL_GROUPS.get(value, value)
+
+
 def step(value: Any) -> int | None:
     text = text_or_none(value)
     return int(text) if text is not None and text.isdigit() else None
@@ -218,10 +228,12 @@ def segment_outcome(call: dict[str, Any]) -> tuple[str, Any]:
     return "activity", {
         "email": email.lower(),
         "event_type": SEGMENT_EVENTS[name],
-        "channel": lower_or_none(campaign.get("medium"))
-        or lower_or_none(properties.get("channel"))
-        or UNKNOWN_CHANNEL,
-        "lead_source": lower_or_none(campaign.get("source")),
+        "channel": channel_group(
+            lower_or_none(campaign.get("medium"))
+            or lower_or_none(properties.get("channel"))
+            or UNKNOWN_CHANNEL
+        ),
+        "lead_source": channel_group(lower_or_none(campaign.get("source"))),
         "campaign_id": first_text(properties.get("campaign_id"), campaign.get("name")),
         "sequence_step": step(properties.get("sequence_step")),
         "amount": amount_or_none(amount),

@@ -58,6 +58,21 @@ CASES = [
             "vip_min_lifetime_revenue = '-1' must be a number >= 0",
         ],
     ),
+    (  # shapes that models loop over while dbt reads the project
+        {
+            "engagement_window_days": 5,
+            "attribution_position_weights": {"first": 1},
+            "intent_weights": [1],
+            "forecast_horizons_days": "x",
+        },
+        [
+            "attribution_position_weights = '{'first': 1}' must be {first, middle, last}:"
+            " numbers >= 0 that sum to 1",
+            "engagement_window_days = '5' must be a non-empty list of whole numbers of days >= 1",
+            "forecast_horizons_days = 'x' must be a non-empty list of whole numbers of days >= 1",
+            "intent_weights = '[1]' must be a map of event type to points (numbers)",
+        ],
+    ),
 ]
 
 
@@ -76,7 +91,7 @@ def seed_exists(ref: ProfileRef) -> bool:
     )
 
 
-@pytest.mark.parametrize("dbt_vars, problems", CASES, ids=["misspelled", "abc", "types"])
+@pytest.mark.parametrize("dbt_vars, problems", CASES, ids=["misspelled", "abc", "types", "shapes"])
 def test_bad_vars_stop_the_run_with_one_line(
     duckdb_profile: ProfileRef, tmp_path: Path, dbt_vars: dict[str, Any], problems: list[str]
 ) -> None:

@@ -34,7 +34,7 @@ final as (
 
         -- numerics
         count(*) as events_total,
-        {%- for days in var('engagement_window_days') %}
+        {%- for days in checked_var('engagement_window_days', []) %}
             sum(case when age_days >= 0 and age_days < {{ days }} then 1 else 0 end) as events_last_{{ days }}d,
         {%- endfor %}
         sum(intent_weight) as lifetime_intent_points,

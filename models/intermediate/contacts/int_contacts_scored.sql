@@ -16,7 +16,7 @@ final as (
         contact_id,
 
         -- numerics
-        {%- for days in var('engagement_window_days') %}
+        {%- for days in checked_var('engagement_window_days', []) %}
             sum(events_last_{{ days }}d) as events_last_{{ days }}d,
         {%- endfor %}
         sum(lifetime_intent_points) as lifetime_intent_score,

@@ -9,7 +9,7 @@
     attribution_position_weights: first and last share, the middle share split
     evenly; normalised, see the model description). -#}
 
-{%- set weights = var('attribution_position_weights') -%}
+{%- set weights = checked_var('attribution_position_weights', {'first': 1, 'middle': 0, 'last': 0}) -%}
 {%- set half_life = var('attribution_half_life_days') -%}
 {%- set all_three = weights.first + weights.middle + weights.last -%}
 {%- set ends = weights.first + weights.last -%}

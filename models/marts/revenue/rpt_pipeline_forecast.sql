@@ -27,7 +27,7 @@ funnel_stages as (
 
 horizons as (
 
-    {% for horizon_days in var('forecast_horizons_days') -%}
+    {% for horizon_days in checked_var('forecast_horizons_days', []) -%}
         select {{ horizon_days }} as horizon_days
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
