@@ -94,11 +94,10 @@ java:
 # Two workers (three, beside the gates, were slower on these 2 cores); the modules that
 # share a warehouse stay on one worker (xdist_group marks). --durations=15 lists the
 # slowest tests, so the next slow one is seen when it lands. Then the quality gate on
-# the demo data, and lint.
+# the demo data and lint, side by side (-O: each one's output in one piece).
 test: install browsers java
 	$(BIN)/pytest -n 2 --dist loadgroup --durations=15
-	$(MAKE) --no-print-directory quality
-	$(MAKE) --no-print-directory lint
+	$(MAKE) --no-print-directory -j 2 -O quality lint
 
 test-spark: install java
 	$(BIN)/pytest tests/python/test_spark.py

@@ -42,9 +42,15 @@ attributed_per_month as (
         cast({{ dbt.date_trunc('month', 'converted_at') }} as date) as calendar_month,
         {#- exact decimal sums: a sum of doubles depends on the order the rows
             arrive in, and two builds of the same data must agree -#}
-        sum(cast(case when conversion_type = 'sql' then credit else 0 end as decimal(38, 18))) as attributed_sqls,
-        sum(cast(case when conversion_type = 'customer' then credit else 0 end as decimal(38, 18))) as attributed_customers,
-        sum(cast(case when conversion_type = 'customer' then revenue_credit else 0 end as decimal(38, 18))) as attributed_revenue
+        sum(
+            cast(case when conversion_type = 'sql' then credit else 0 end as decimal(38, 18))
+        ) as attributed_sqls,
+        sum(
+            cast(case when conversion_type = 'customer' then credit else 0 end as decimal(38, 18))
+        ) as attributed_customers,
+        sum(
+            cast(case when conversion_type = 'customer' then revenue_credit else 0 end as decimal(38, 18))
+        ) as attributed_revenue
     from attribution
     where converted_at <= {{ as_of_timestamp() }}
     group by
