@@ -92,16 +92,31 @@ def seed_exists(ref: ProfileRef) -> bool:
 
 
 @pytest.mark.parametrize("dbt_vars, problems", CASES, ids=["misspelled", "abc", "types", "shapes"])
-def test_bad_vars_stop_the_run_with_one_line(
-    duckdb_profile: ProfileRef, tmp_path: Path, dbt_vars: dict[str, Any], problems: list[str]
+def assert_stopped(
+    ref: ProfileRef, work_dir: Path, dbt_vars: dict[str, Any], problems: list[str]
 ) -> None:
+    """The run stops with one invalid-var line listing the problems; nothing is built."""
     for problem in problems:  # the suggestions and kinds name real vars
         assert problem.split(" ")[0] in PROJECT_VARS or "unknown var" in problem
-    proc = run_dbt(duckdb_profile, *SEED, work_dir=tmp_path, dbt_vars=dbt_vars, check=False)
+    proc = run_dbt(ref, *SEED, work_dir=work_dir, dbt_vars=dbt_vars, check=False)
     assert proc.returncode == 2
     assert invalid_var_line(proc.stdout) == "invalid var: " + "; ".join(problems)
     assert "Traceback" not in proc.stdout + proc.stderr
-    assert not seed_exists(duckdb_profile)
+    assert not seed_exists(ref)
+
+
+def test_bad_vars_stop_the_run_with_one_line(
+    duckdb_profile: ProfileRef, tmp_path: Path, dbt_vars: dict[str, Any], problems: list[str]
+) -> None:
+    assert_stopped(duckdb_profile, tmp_path, dbt_vars, problems)
+
+
+def test_bad_vars_stop_the_run_on_postgres_too(
+    postgres_profile: ProfileRef, tmp_path: Path
+) -> None:
+    """The check runs before any SQL, the same on every target: one case on PostgreSQL."""
+    dbt_vars, problems = CASES[1]
+    assert_stopped(postgres_profile, tmp_path, dbt_vars, problems)
 
 
 def test_valid_vars_pass(duckdb_profile: ProfileRef, tmp_path: Path) -> None:
