@@ -91,7 +91,6 @@ def seed_exists(ref: ProfileRef) -> bool:
     )
 
 
-@pytest.mark.parametrize("dbt_vars, problems", CASES, ids=["misspelled", "abc", "types", "shapes"])
 def assert_stopped(
     ref: ProfileRef, work_dir: Path, dbt_vars: dict[str, Any], problems: list[str]
 ) -> None:
@@ -105,6 +104,7 @@ def assert_stopped(
     assert not seed_exists(ref)
 
 
+@pytest.mark.parametrize("dbt_vars, problems", CASES, ids=["misspelled", "abc", "types", "shapes"])
 def test_bad_vars_stop_the_run_with_one_line(
     duckdb_profile: ProfileRef, tmp_path: Path, dbt_vars: dict[str, Any], problems: list[str]
 ) -> None:
