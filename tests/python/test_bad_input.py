@@ -326,6 +326,13 @@ def matrix_cases() -> list[Case]:
         activity("company_number", record("company_number", company=42), company=None),
         activity("channel_number", record("channel_number", channel=7), channel="7"),
         activity("channel_missing", record("channel_missing", channel=_ABSENT), channel="unknown"),
+        # -- a `state` property on an event that is not a manual_override is no override
+        activity(
+            "state_on_signup",
+            record("state_on_signup", event_type="signup", properties={"state": "CA"}),
+            event_type="signup",
+            override_state=None,
+        ),
         # -- wrong JSON types at the top level
         load_error("top_array", b'[{"event_id": "bi-top_array"}]', "not a JSON object (got array)"),
         load_error("top_string", b'"bi-top_string"', "not a JSON object (got string)"),
@@ -534,7 +541,15 @@ class Landed:
     dbt_duplicates: int
 
 
-ACTIVITY_COLUMNS = ("email", "event_type", "channel", "company", "industry", "properties")
+ACTIVITY_COLUMNS = (
+    "email",
+    "event_type",
+    "channel",
+    "company",
+    "industry",
+    "properties",
+    "override_state",
+)
 
 
 def read_landed(ref: ProfileRef, source_file: str) -> Landed:

@@ -209,8 +209,10 @@ final as (
         properties,
         currency,
         bounce_type,
-        override_state,
-        override_set_by,
+        {#- only a manual_override sets a state: `state` on any other event is
+            just a property -#}
+        case when event_type = 'manual_override' then override_state end as override_state,
+        case when event_type = 'manual_override' then override_set_by end as override_set_by,
         campaign_id,
         rejection_reason,
         event_type_input,
