@@ -101,8 +101,8 @@ contact_steps as (
         to_entries.entered_at = from_entries.entered_at as is_skipped,
         cast(
             {{ dbt.datediff('from_entries.entered_at', 'to_entries.entered_at', 'second') }}
-            as {{ type_double() }}
-        ) / 86400 as step_days
+            as {{ dbt.type_bigint() }}
+        ) as step_seconds
     from steps
     inner join entries_until_as_of as from_entries
         on steps.from_stage = from_entries.funnel_stage
@@ -122,7 +122,7 @@ channel_scopes as (
         from_stage_order,
         to_stage_order,
         is_skipped,
-        step_days,
+        step_seconds,
         false as is_all_channels
     from contact_steps
 
@@ -135,7 +135,7 @@ channel_scopes as (
         from_stage_order,
         to_stage_order,
         is_skipped,
-        step_days,
+        step_seconds,
         true as is_all_channels
     from contact_steps
 
@@ -145,7 +145,8 @@ passed_steps as (
 
     select
         *,
-        case when not is_skipped then step_days end as passed_days
+        case when not is_skipped then step_seconds end as passed_seconds,
+        case when not is_skipped then cast(step_seconds as {{ type_double() }}) / 86400 end as passed_days
     from channel_scopes
 
 ),
@@ -163,7 +164,9 @@ final as (
         to_stage_order,
         cast(count(passed_days) as {{ dbt.type_bigint() }}) as contacts,
         cast(sum(case when is_skipped then 1 else 0 end) as {{ dbt.type_bigint() }}) as skipped_contacts,
-        cast(avg(passed_days) as {{ type_double() }}) as avg_days,
+        {#- the mean of whole seconds: a sum of integers is exact, so two builds of the
+            same data agree to the last digit (a sum of doubles depends on row order) -#}
+        cast(avg(passed_seconds) as {{ type_double() }}) / 86400 as avg_days,
         cast({{ percentile('passed_days', 0.5) }} as {{ type_double() }}) as median_days,
         cast({{ percentile('passed_days', 0.75) }} as {{ type_double() }}) as p75_days,
 
