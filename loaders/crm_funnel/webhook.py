@@ -4,7 +4,9 @@ Every POST (any path) is checked, then appended as one *envelope* line to the cu
 spool file and made durable (write + fsync) before the answer, so a 200 means the event
 is on disk:
 
-* no ``Content-Length`` -> 411; over ``--max-body-bytes`` -> 413 (the body is not read);
+* no ``Content-Length`` -> 411; more than one, or one with ``Transfer-Encoding`` -> 400
+  (a proxy could frame the body differently); over ``--max-body-bytes`` -> 413 (the body
+  is not read);
 * a missing, invalid or expired Svix signature -> 401 (see ``svix.py``);
 * a body that is not a UTF-8 JSON object -> 400;
 * otherwise ``{"headers": {"svix-id", "svix-timestamp", "svix-signature"},
@@ -17,6 +19,13 @@ see a file that is still being written. The loader verifies the envelopes again 
 ``CRM_FUNNEL_WEBHOOK_SECRET`` is set, lands each body verbatim with the Svix message id as
 its event key (provider retries are duplicates), and puts rejects in ``raw.load_errors``.
 A ``.part`` file left by a receiver that was killed is completed at the next start.
+
+Bursts: the kernel queues up to ``--backlog`` connections not yet accepted; accepted
+connections wait for one of ``--workers`` threads; a connection beyond
+``--max-connections`` (waiting + being served) gets an immediate 503 with ``Retry-After``
+instead of a reset. A worker gives a client ``--header-timeout`` seconds for the request
+line and headers and ``--body-timeout`` seconds for the body (totals, so a client that
+sends a byte now and then is cut off too).
 """
 
 from __future__ import annotations
@@ -24,7 +33,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
+import io
 import json
+import math
 import os
 import re
 import signal
@@ -33,8 +44,9 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +57,12 @@ PROG = "funnel-webhook"
 DEFAULT_PORT = 8787
 DEFAULT_MAX_BODY = 1 << 20
 DEFAULT_ROTATE_SECONDS = 60.0
-SOCKET_TIMEOUT = 30.0  # seconds a client may take to send its request
+DEFAULT_WORKERS = 32
+DEFAULT_MAX_CONNECTIONS = 1024
+DEFAULT_BACKLOG = 1024
+DEFAULT_HEADER_TIMEOUT = 10.0
+DEFAULT_BODY_TIMEOUT = 30.0
+RETRY_AFTER_SECONDS = 5  # told to a client refused with 503 (over --max-connections)
 DRAIN_SECONDS = 2.0  # after a 4xx with an unread body: how long to swallow the rest
 DRAIN_BYTES = 16 << 20
 PART_SUFFIX = ".ndjson.part"
@@ -58,8 +75,11 @@ funnel-load / funnel-pipeline --inbox pick up.
 Each POST (any path) is verified with the signing secret in {svix.SECRET_ENV}
 (whsec_...; several separated by spaces while rotating) and appended to the current spool
 file, which is flushed and fsynced before the 200 answer. Answers: 200 spooled,
-400 not a JSON object, 401 bad or expired signature, 411 no Content-Length, 413 too
-large, 503 the spool cannot be written (the sender retries). GET /healthz answers 200.
+400 not a JSON object or an ambiguous length (two Content-Length headers, or one with
+Transfer-Encoding), 401 bad or expired signature, 408 body not received in time,
+411 no Content-Length, 413 too large, 503 the spool cannot be written or more than
+--max-connections are open (with Retry-After; the sender retries). GET /healthz answers
+200. A client that has not sent its headers within --header-timeout is disconnected.
 Spool files are DIR/webhooks-<UTC time>-<pid>.ndjson.part while open and are renamed to
 .ndjson every --rotate-seconds and on shutdown (SIGTERM or Ctrl-C).
 Listen on loopback behind a TLS reverse proxy; one line per request goes to stderr
@@ -114,6 +134,46 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="close the spool file (-> .ndjson) this long after its first event "
         f"(default: {DEFAULT_ROTATE_SECONDS:g})",
+    )
+    limits = parser.add_argument_group("limits under load")
+    limits.add_argument(
+        "--workers",
+        type=int,
+        default=DEFAULT_WORKERS,
+        metavar="N",
+        help=f"threads serving requests (default: {DEFAULT_WORKERS})",
+    )
+    limits.add_argument(
+        "--max-connections",
+        type=int,
+        default=DEFAULT_MAX_CONNECTIONS,
+        metavar="N",
+        help="connections accepted at once, waiting for a worker or being served; more get "
+        f"503 with Retry-After: {RETRY_AFTER_SECONDS} (default: {DEFAULT_MAX_CONNECTIONS})",
+    )
+    limits.add_argument(
+        "--backlog",
+        type=int,
+        default=DEFAULT_BACKLOG,
+        metavar="N",
+        help="connections the kernel queues before they are accepted, capped by "
+        f"net.core.somaxconn (default: {DEFAULT_BACKLOG})",
+    )
+    limits.add_argument(
+        "--header-timeout",
+        type=float,
+        default=DEFAULT_HEADER_TIMEOUT,
+        metavar="S",
+        help="seconds a client has to send the request line and headers, counted from when "
+        f"a worker takes the connection (default: {DEFAULT_HEADER_TIMEOUT:g})",
+    )
+    limits.add_argument(
+        "--body-timeout",
+        type=float,
+        default=DEFAULT_BODY_TIMEOUT,
+        metavar="S",
+        help=f"seconds a client has to send the body; later -> 408 "
+        f"(default: {DEFAULT_BODY_TIMEOUT:g})",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
@@ -284,11 +344,40 @@ def _reject_constant(name: str) -> Any:
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 
 
+class _DeadlineReader(io.RawIOBase):
+    """Reads a socket until ``deadline`` (a total, not a per-read timeout)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        super().__init__()
+        self.sock = sock
+        self.deadline = 0.0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the time allowed is over")
+        self.sock.settimeout(left)
+        return self.sock.recv_into(buffer)
+
+
 class Handler(BaseHTTPRequestHandler):
     server_version = f"{PROG}/{__version__}"
     sys_version = ""
-    timeout = SOCKET_TIMEOUT
     server: WebhookServer
+
+    def setup(self) -> None:
+        super().setup()
+        self.rfile.close()  # read through the deadline instead
+        self.reader = _DeadlineReader(self.connection)
+        self.rfile = io.BufferedReader(self.reader)
+
+    def handle_one_request(self) -> None:
+        # a client that has not sent its headers in time is cut off (logged as timed out)
+        self.reader.deadline = time.monotonic() + self.server.header_timeout
+        super().handle_one_request()
 
     # -- logging: one line per request, never a secret or a body
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
@@ -314,6 +403,7 @@ class Handler(BaseHTTPRequestHandler):
         if note:
             parts.append(note)
         self.log_message("%s", " ".join(parts))
+        self.connection.settimeout(self.server.header_timeout)  # for sending the answer
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -346,19 +436,26 @@ class Handler(BaseHTTPRequestHandler):
             self._reply(404, "not found: POST webhooks to any path, GET /healthz")
 
     def do_POST(self) -> None:
-        length_header = self.headers.get("Content-Length")
-        if length_header is None:
+        lengths = self.headers.get_all("Content-Length", [])
+        if not lengths:
             return self._reply(411, "Content-Length required", unread=True)
-        try:
-            length = int(length_header)
-            if length < 0:
-                raise ValueError
-        except ValueError:
+        if len(lengths) > 1:
+            return self._reply(400, "more than one Content-Length header", unread=True)
+        if "Transfer-Encoding" in self.headers:
+            return self._reply(400, "Content-Length with Transfer-Encoding", unread=True)
+        text = lengths[0].strip()
+        if not (text.isascii() and text.isdigit()):
             return self._reply(400, "invalid Content-Length", unread=True)
+        length = int(text)
         limit = self.server.max_body_bytes
         if length > limit:
             return self._reply(413, f"body over {limit} bytes", unread=True)
-        raw = self.rfile.read(length)
+        self.reader.deadline = time.monotonic() + self.server.body_timeout
+        try:
+            raw = self.rfile.read(length)
+        except TimeoutError:
+            timeout = self.server.body_timeout
+            return self._reply(408, f"body not received within {timeout:g} s", unread=True)
         if len(raw) < length:
             return self._reply(400, "body shorter than Content-Length")
         headers = dict(self.headers.items())
@@ -396,26 +493,73 @@ class Handler(BaseHTTPRequestHandler):
         return self._reply(200, f"{len(raw)} bytes spooled", message_id=message_id)
 
 
-class WebhookServer(ThreadingHTTPServer):
-    # non-daemon request threads: server_close() waits for requests in flight, so the
-    # spool is completed only after their lines are written
-    daemon_threads = False
-    block_on_close = True
+_BUSY = (
+    b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+    b"Retry-After: %d\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s"
+)
+
+
+class WebhookServer(HTTPServer):
+    """Accepts connections up to a cap and serves them with a fixed pool of workers.
+
+    server_close() waits for the connections taken (the pool finishes them), so the spool
+    is completed only after their lines are written.
+    """
+
     allow_reuse_port = False
 
     def __init__(
         self,
         address: tuple[str, int],
+        args: argparse.Namespace,
         spool: Spool,
         secrets: Sequence[bytes],
-        max_body_bytes: int,
     ) -> None:
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         self.spool = spool
         self.secrets = list(secrets)
-        self.max_body_bytes = max_body_bytes
+        self.max_body_bytes = args.max_body_bytes
+        self.header_timeout = args.header_timeout
+        self.body_timeout = args.body_timeout
+        self.request_queue_size = args.backlog  # the listen() backlog
+        self.max_connections = args.max_connections
+        self.slots = threading.BoundedSemaphore(args.max_connections)
+        self.pool = ThreadPoolExecutor(args.workers, thread_name_prefix=PROG)
+        note = json.dumps({"ok": False, "error": "too many connections; retry later"})
+        self.busy = _BUSY % (RETRY_AFTER_SECONDS, len(note), note.encode())
         super().__init__(address, Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self.slots.acquire(blocking=False):
+            self._refuse(request, client_address)
+            return
+        self.pool.submit(self._serve, request, client_address)
+
+    def _serve(self, request: Any, client_address: Any) -> None:
+        try:
+            self.finish_request(request, client_address)
+        except Exception:
+            self.handle_error(request, client_address)
+        finally:
+            self.shutdown_request(request)
+            self.slots.release()
+
+    def _refuse(self, request: socket.socket, client_address: Any) -> None:
+        """503 at once, without waiting for the request (the accepting thread never blocks)."""
+        _log(f"{client_address[0]} 503 over --max-connections {self.max_connections}")
+        with contextlib.suppress(OSError):
+            request.setblocking(False)
+            request.send(self.busy)
+            request.shutdown(socket.SHUT_WR)
+            with contextlib.suppress(BlockingIOError):
+                while request.recv(1 << 16):  # what has arrived, so close() sends no reset
+                    pass
+        request.close()
+
+    def server_close(self) -> None:
+        super().server_close()
+        self.pool.shutdown(wait=True)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A broken connection is one log line, not a traceback."""
@@ -426,7 +570,7 @@ class WebhookServer(ThreadingHTTPServer):
 def _listen(args: argparse.Namespace, spool: Spool, secrets: list[bytes]) -> WebhookServer:
     where = f"{args.host}:{args.port}"
     try:
-        return WebhookServer((args.host, args.port), spool, secrets, args.max_body_bytes)
+        return WebhookServer((args.host, args.port), args, spool, secrets)
     except socket.gaierror as exc:
         raise TerminalError(f"cannot listen on {where}: unknown host ({exc.strerror})") from None
     except OSError as exc:
@@ -452,8 +596,16 @@ def _check_args(args: argparse.Namespace) -> list[bytes]:
         raise TerminalError(f"--port {args.port} is not a port number (0-65535)")
     if args.max_body_bytes < 1:
         raise TerminalError("--max-body-bytes must be a positive number of bytes")
+    for option in ("workers", "max_connections", "backlog"):
+        if getattr(args, option) < 1:
+            raise TerminalError(f"--{option.replace('_', '-')} must be at least 1")
     if not args.rotate_seconds > 0:
         raise TerminalError("--rotate-seconds must be a positive number of seconds")
+    for option in ("header_timeout", "body_timeout"):
+        if not 0 < getattr(args, option) < math.inf:
+            raise TerminalError(
+                f"--{option.replace('_', '-')} must be a positive number of seconds"
+            )
     return secrets
 
 

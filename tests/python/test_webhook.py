@@ -9,6 +9,7 @@ spooled with the Svix message ids as keys.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -21,8 +22,10 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -114,13 +117,13 @@ def wait_listening(proc: subprocess.Popen[bytes], log: Path) -> int:
     pytest.fail("funnel-webhook did not start listening")
 
 
-@pytest.fixture
-def receiver(tmp_path: Path) -> Iterator[Receiver]:
+@contextmanager
+def running(tmp_path: Path, *args: str) -> Iterator[Receiver]:
+    """A receiver with its own secret and spool (killed if a test leaves it running)."""
     secret, key = new_secret()
     spool = tmp_path / "spool"
     env = {**os.environ, SECRET_ENV: secret}
-    args = ("--spool", str(spool), "--port", "0", "--max-body-bytes", str(MAX_BODY))
-    proc = start(tmp_path, *args, env=env)
+    proc = start(tmp_path, "--spool", str(spool), "--port", "0", *args, env=env)
     try:
         port = wait_listening(proc, tmp_path / "receiver.log")
         yield Receiver(proc, port, spool, tmp_path / "receiver.log", key, secret)
@@ -130,12 +133,54 @@ def receiver(tmp_path: Path) -> Iterator[Receiver]:
             proc.wait()
 
 
+@pytest.fixture
+def receiver(tmp_path: Path) -> Iterator[Receiver]:
+    with running(tmp_path, "--max-body-bytes", str(MAX_BODY)) as started:
+        yield started
+
+
 def spool_lines(spool: Path, pattern: str) -> list[dict[str, Any]]:
     return [
         json.loads(line)
         for path in sorted(spool.glob(pattern))
         for line in path.read_text("utf-8").splitlines()
     ]
+
+
+def raw_request(receiver: Receiver, message_id: str, body: bytes) -> bytes:
+    """A signed POST as the bytes a client sends."""
+    headers = {
+        "Host": "127.0.0.1",
+        "Content-Type": "application/json",
+        "Content-Length": str(len(body)),
+        **svix_headers(receiver.key, message_id, body),
+    }
+    head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    return f"POST /webhooks/resend HTTP/1.1\r\n{head}\r\n".encode() + body
+
+
+async def _exchange(port: int, request: bytes) -> str:
+    """Send one request on a new connection; its status code, or the error instead."""
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            writer.write(request)
+            await writer.drain()
+            answer = await asyncio.wait_for(reader.read(), 60)
+        finally:
+            writer.close()
+        return answer.split(b" ", 2)[1].decode() if answer else "no answer"
+    except (OSError, asyncio.TimeoutError) as exc:
+        return type(exc).__name__
+
+
+def burst(port: int, requests: list[bytes]) -> Counter[str]:
+    """All requests at once, each on its own connection: how many got each answer."""
+
+    async def everything() -> list[str]:
+        return await asyncio.gather(*(_exchange(port, request) for request in requests))
+
+    return Counter(asyncio.run(everything()))
 
 
 def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
