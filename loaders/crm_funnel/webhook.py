@@ -20,12 +20,10 @@ see a file that is still being written. The loader verifies the envelopes again 
 its event key (provider retries are duplicates), and puts rejects in ``raw.load_errors``.
 A ``.part`` file left by a receiver that was killed is completed at the next start.
 
-Bursts: the kernel queues up to ``--backlog`` connections not yet accepted; accepted
-connections wait for one of ``--workers`` threads; a connection beyond
-``--max-connections`` (waiting + being served) gets an immediate 503 with ``Retry-After``
-instead of a reset. A worker gives a client ``--header-timeout`` seconds for the request
-line and headers and ``--body-timeout`` seconds for the body (totals, so a client that
-sends a byte now and then is cut off too).
+Under bursts (``LIMITS``): the kernel queues ``--backlog`` connections, ``--workers``
+threads serve the accepted ones, a connection beyond ``--max-connections`` gets an
+immediate 503 with ``Retry-After`` (not a reset); ``--header-timeout`` and
+``--body-timeout`` are totals, so a client sending a byte now and then is cut off too.
 """
 
 from __future__ import annotations
@@ -57,12 +55,24 @@ PROG = "funnel-webhook"
 DEFAULT_PORT = 8787
 DEFAULT_MAX_BODY = 1 << 20
 DEFAULT_ROTATE_SECONDS = 60.0
-DEFAULT_WORKERS = 32
-DEFAULT_MAX_CONNECTIONS = 1024
-DEFAULT_BACKLOG = 1024
-DEFAULT_HEADER_TIMEOUT = 10.0
-DEFAULT_BODY_TIMEOUT = 30.0
 RETRY_AFTER_SECONDS = 5  # told to a client refused with 503 (over --max-connections)
+LIMITS = (  # the limits under load: option, default (its type is the option's), help
+    ("--workers", 32, "threads serving requests"),
+    (
+        "--max-connections",
+        1024,
+        "connections accepted at once, waiting for a worker or being served; more get "
+        f"503 with Retry-After: {RETRY_AFTER_SECONDS}",
+    ),
+    ("--backlog", 1024, "connections the kernel queues unaccepted (net.core.somaxconn caps it)"),
+    (
+        "--header-timeout",
+        10.0,
+        "seconds a client has to send the request line and headers, from when a worker "
+        "takes the connection",
+    ),
+    ("--body-timeout", 30.0, "seconds a client has to send the body; later -> 408"),
+)
 DRAIN_SECONDS = 2.0  # after a 4xx with an unread body: how long to swallow the rest
 DRAIN_BYTES = 16 << 20
 PART_SUFFIX = ".ndjson.part"
@@ -136,45 +146,15 @@ def build_parser() -> argparse.ArgumentParser:
         f"(default: {DEFAULT_ROTATE_SECONDS:g})",
     )
     limits = parser.add_argument_group("limits under load")
-    limits.add_argument(
-        "--workers",
-        type=int,
-        default=DEFAULT_WORKERS,
-        metavar="N",
-        help=f"threads serving requests (default: {DEFAULT_WORKERS})",
-    )
-    limits.add_argument(
-        "--max-connections",
-        type=int,
-        default=DEFAULT_MAX_CONNECTIONS,
-        metavar="N",
-        help="connections accepted at once, waiting for a worker or being served; more get "
-        f"503 with Retry-After: {RETRY_AFTER_SECONDS} (default: {DEFAULT_MAX_CONNECTIONS})",
-    )
-    limits.add_argument(
-        "--backlog",
-        type=int,
-        default=DEFAULT_BACKLOG,
-        metavar="N",
-        help="connections the kernel queues before they are accepted, capped by "
-        f"net.core.somaxconn (default: {DEFAULT_BACKLOG})",
-    )
-    limits.add_argument(
-        "--header-timeout",
-        type=float,
-        default=DEFAULT_HEADER_TIMEOUT,
-        metavar="S",
-        help="seconds a client has to send the request line and headers, counted from when "
-        f"a worker takes the connection (default: {DEFAULT_HEADER_TIMEOUT:g})",
-    )
-    limits.add_argument(
-        "--body-timeout",
-        type=float,
-        default=DEFAULT_BODY_TIMEOUT,
-        metavar="S",
-        help=f"seconds a client has to send the body; later -> 408 "
-        f"(default: {DEFAULT_BODY_TIMEOUT:g})",
-    )
+    for option, default, text in LIMITS:
+        metavar = "N" if isinstance(default, int) else "S"
+        limits.add_argument(
+            option,
+            type=type(default),
+            default=default,
+            metavar=metavar,
+            help=f"{text} (default: {default:g})",
+        )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
 
@@ -493,12 +473,6 @@ class Handler(BaseHTTPRequestHandler):
         return self._reply(200, f"{len(raw)} bytes spooled", message_id=message_id)
 
 
-_BUSY = (
-    b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-    b"Retry-After: %d\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s"
-)
-
-
 class WebhookServer(HTTPServer):
     """Accepts connections up to a cap and serves them with a fixed pool of workers.
 
@@ -526,8 +500,11 @@ class WebhookServer(HTTPServer):
         self.max_connections = args.max_connections
         self.slots = threading.BoundedSemaphore(args.max_connections)
         self.pool = ThreadPoolExecutor(args.workers, thread_name_prefix=PROG)
-        note = json.dumps({"ok": False, "error": "too many connections; retry later"})
-        self.busy = _BUSY % (RETRY_AFTER_SECONDS, len(note), note.encode())
+        note = b'{"ok": false, "error": "too many connections; retry later"}'
+        self.busy = (
+            b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+            b"Retry-After: %d\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s"
+        ) % (RETRY_AFTER_SECONDS, len(note), note)
         super().__init__(address, Handler)
 
     def process_request(self, request: Any, client_address: Any) -> None:
@@ -596,16 +573,12 @@ def _check_args(args: argparse.Namespace) -> list[bytes]:
         raise TerminalError(f"--port {args.port} is not a port number (0-65535)")
     if args.max_body_bytes < 1:
         raise TerminalError("--max-body-bytes must be a positive number of bytes")
-    for option in ("workers", "max_connections", "backlog"):
-        if getattr(args, option) < 1:
-            raise TerminalError(f"--{option.replace('_', '-')} must be at least 1")
     if not args.rotate_seconds > 0:
         raise TerminalError("--rotate-seconds must be a positive number of seconds")
-    for option in ("header_timeout", "body_timeout"):
-        if not 0 < getattr(args, option) < math.inf:
-            raise TerminalError(
-                f"--{option.replace('_', '-')} must be a positive number of seconds"
-            )
+    for option, default, _ in LIMITS:
+        if not 0 < getattr(args, option[2:].replace("-", "_")) < math.inf:  # also not NaN
+            unit = "a whole number" if isinstance(default, int) else "a finite number of seconds"
+            raise TerminalError(f"{option} must be {unit} above 0")
     return secrets
 
 

@@ -2,9 +2,10 @@
 
 The receiver runs as a real process on a free port with a temporary spool. The tests sign
 real Resend payloads with their own HMAC code (not ``crm_funnel.svix``), check every answer
-(200, 400, 401, 411, 413), that a 200 comes only once the line is in the spool file, that
-SIGTERM leaves only complete ``.ndjson`` files, and that ``funnel-load`` lands what was
-spooled with the Svix message ids as keys.
+(200, 400, 401, 408, 411, 413, 503), that a 200 comes only once the line is in the spool
+file, that SIGTERM leaves only complete ``.ndjson`` files, that ``funnel-load`` lands what
+was spooled with the Svix message ids as keys, and that a burst of 500 simultaneous
+requests is all answered and spooled once while slow clients are cut off.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import http.client
 import json
 import os
 import re
+import select
 import signal
 import socket
 import subprocess
@@ -159,6 +161,13 @@ def raw_request(receiver: Receiver, message_id: str, body: bytes) -> bytes:
     return f"POST /webhooks/resend HTTP/1.1\r\n{head}\r\n".encode() + body
 
 
+def raw_status(receiver: Receiver, request: bytes) -> int:
+    """The status code answered to ``request`` sent as is on a new connection."""
+    with socket.create_connection(("127.0.0.1", receiver.port), timeout=10) as sock:
+        sock.sendall(request)
+        return int(sock.makefile("rb").readline().split()[1])
+
+
 async def _exchange(port: int, request: bytes) -> str:
     """Send one request on a new connection; its status code, or the error instead."""
     try:
@@ -166,7 +175,7 @@ async def _exchange(port: int, request: bytes) -> str:
         try:
             writer.write(request)
             await writer.drain()
-            answer = await asyncio.wait_for(reader.read(), 60)
+            answer = await asyncio.wait_for(reader.read(), 30)
         finally:
             writer.close()
         return answer.split(b" ", 2)[1].decode() if answer else "no answer"
@@ -286,12 +295,17 @@ def test_rejections(receiver: Receiver) -> None:
     assert (status, answer) == (413, {"ok": False, "error": f"body over {MAX_BODY} bytes"})
 
     # chunked upload (no Content-Length) -> 411
-    with socket.create_connection(("127.0.0.1", receiver.port), timeout=10) as sock:
-        sock.sendall(
-            b"POST /webhooks HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-            b"2\r\n{}\r\n0\r\n\r\n"
-        )
-        assert sock.makefile("rb").readline().split()[1] == b"411"
+    chunked = b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n"
+    assert raw_status(receiver, b"POST /webhooks HTTP/1.1\r\nHost: x\r\n" + chunked) == 411
+    # a length a proxy could read differently (request smuggling): 400, even when signed
+    body = b'{"type": "email.sent"}'
+    signed = raw_request(receiver, "msg_framing", body)
+    head, _, rest = signed.partition(b"\r\n")
+    length = b"Content-Length: %d\r\n" % len(body)
+    for extra in (b"Content-Length: 2\r\n", length, b"Transfer-Encoding: chunked\r\n"):
+        assert raw_status(receiver, head + b"\r\n" + extra + rest) == 400, extra
+    for odd in (b"+%d" % len(body), b"%d_%d" % divmod(len(body), 10), b" 0x%x" % len(body)):
+        assert raw_status(receiver, signed.replace(length, b"Content-Length:%s\r\n" % odd)) == 400
 
     assert receiver.stop() == 0
     assert [line["headers"]["svix-id"] for line in spool_lines(receiver.spool, "*")] == [
@@ -351,6 +365,16 @@ def test_setup_errors_are_one_line(tmp_path: Path, receiver: Receiver) -> None:
             "address already in use",
         ),
         ({**base, SECRET_ENV: receiver.secret}, ["--port", "1"], "--spool"),
+        (
+            {**base, SECRET_ENV: receiver.secret},
+            ["--spool", spool, "--max-connections", "0"],
+            "--max-connections must be a whole number above 0",
+        ),
+        (
+            {**base, SECRET_ENV: receiver.secret},
+            ["--spool", spool, "--header-timeout", "nan"],
+            "--header-timeout must be a finite number of seconds above 0",
+        ),
     ]
     for env, args, needle in cases:
         proc = run_cli(*args, env=env)
@@ -360,3 +384,63 @@ def test_setup_errors_are_one_line(tmp_path: Path, receiver: Receiver) -> None:
         assert needle in lines[0], lines[0]
         assert "Traceback" not in proc.stderr
     assert receiver.stop() == 0
+
+
+def test_a_burst_of_500_signed_requests_is_answered_and_spooled_once(receiver: Receiver) -> None:
+    bodies = {f"msg_b{n}": json.dumps({"type": "email.sent", "n": n}).encode() for n in range(500)}
+    requests = [raw_request(receiver, key, body) for key, body in bodies.items()]
+    started = time.monotonic()
+    assert burst(receiver.port, requests) == {"200": 500}
+    assert time.monotonic() - started < 30
+    assert receiver.stop() == 0
+    spooled = spool_lines(receiver.spool, "*.ndjson")
+    assert Counter(line["headers"]["svix-id"] for line in spooled) == dict.fromkeys(bodies, 1)
+    assert {line["headers"]["svix-id"]: line["body"].encode() for line in spooled} == bodies
+
+
+def test_slow_clients_are_cut_off_and_more_connections_get_503(tmp_path: Path) -> None:
+    limits = ("--workers", "2", "--max-connections", "4", "--header-timeout", "1")
+    with running(tmp_path, *limits, "--body-timeout", "1") as receiver:
+        address = ("127.0.0.1", receiver.port)
+        # four clients that send a header line every 0.2 s and never finish (slowloris)
+        slow = [socket.create_connection(address, timeout=5) for _ in range(4)]
+        for sock in slow:
+            sock.sendall(b"POST /webhooks/resend HTTP/1.1\r\nHost: x\r\n")
+        time.sleep(0.2)  # all four taken by the receiver
+        # the fifth connection is over the cap: a fast 503 with Retry-After, not a reset
+        started = time.monotonic()
+        with socket.create_connection(address, timeout=5) as sock:
+            sock.sendall(raw_request(receiver, "msg_over", b"{}"))
+            answer = sock.makefile("rb").read()
+        assert time.monotonic() - started < 1
+        assert answer.startswith(b"HTTP/1.0 503 ") and b"\r\nRetry-After: 5\r\n" in answer
+        # each slow client is cut off within the header timeout of a worker taking it
+        # (two workers: two at about 1 s, the other two at about 2 s)
+        cut: dict[socket.socket, float] = {}
+        while len(cut) < len(slow) and time.monotonic() - started < 6:
+            for sock in slow:
+                if sock not in cut:
+                    try:
+                        sock.sendall(b"X-Slow: 1\r\n")
+                        readable = select.select([sock], [], [], 0)[0]
+                        if readable and not sock.recv(4096):
+                            cut[sock] = time.monotonic() - started
+                    except OSError:
+                        cut[sock] = time.monotonic() - started
+            time.sleep(0.2)
+        for sock in slow:
+            sock.close()
+        assert len(cut) == 4 and max(cut.values()) < 3.5, sorted(cut.values())
+        # a body that does not arrive within --body-timeout: 408
+        body = b'{"type": "email.sent"}'
+        with socket.create_connection(address, timeout=5) as sock:
+            sock.sendall(raw_request(receiver, "msg_slow_body", body)[:-5])
+            assert sock.makefile("rb").readline().split()[1] == b"408"
+        # the receiver serves again
+        assert receiver.send("msg_after", body) == (200, {"ok": True})
+        assert receiver.stop() == 0
+        log = receiver.log.read_text("utf-8")
+        assert log.count("503 over --max-connections 4") == 1 and "Traceback" not in log
+    assert [line["headers"]["svix-id"] for line in spool_lines(receiver.spool, "*")] == [
+        "msg_after"
+    ]
