@@ -34,8 +34,7 @@ contact's events and how their times are written), ``events`` (the stream of lin
 payloads) and ``cli`` (``funnel-generate``).
 """
 
-from crm_funnel.devtools.generate.cli import main
-from crm_funnel.devtools.generate.events import Generator, generate
+from crm_funnel.devtools.generate.events import generate
 from crm_funnel.devtools.generate.sheets import SHEET_FILES, SheetRecorder
 from crm_funnel.devtools.generate.vocabulary import (
     CHANNELS,
@@ -54,8 +53,6 @@ __all__ = [
     "DEFAULT_START",
     "DIRTY_KINDS",
     "SHEET_FILES",
-    "Generator",
     "SheetRecorder",
     "generate",
-    "main",
 ]
