@@ -68,7 +68,7 @@ pipeline: install
 	$(BIN)/funnel-pipeline --inbox $(INBOX)
 
 dashboard: install
-	$(BIN)/streamlit run loaders/crm_funnel/dashboard.py --server.headless true \
+	$(BIN)/streamlit run loaders/crm_funnel/serve/dashboard/app.py --server.headless true \
 		--server.port $${PORT:-8501} --server.address 127.0.0.1 \
 		--browser.gatherUsageStats false --client.toolbarMode viewer
 

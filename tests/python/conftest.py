@@ -224,8 +224,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 def generate_events(path: Path, events: int, seed: int, *options: str) -> Path:
     """Seeded sample events from the real ``funnel-generate`` (extra CLI options allowed)."""
     subprocess.run(
-        [sys.executable, "-m", "crm_funnel.generate", "--events", str(events), "--seed", str(seed)]
-        + ["--out", str(path), "--quiet", *options],
+        [sys.executable, "-m", "crm_funnel.devtools.generate", "--events", str(events)]
+        + ["--seed", str(seed), "--out", str(path), "--quiet", *options],
         check=True,
         timeout=300,
     )

@@ -19,7 +19,8 @@ import psycopg2
 import pytest
 import yaml
 from conftest import REPO_ROOT
-from crm_funnel.bench import PostgresWarehouse, Size, dataset, profile_output
+from crm_funnel.devtools.bench.measure import Size, dataset
+from crm_funnel.devtools.bench.warehouses import PostgresWarehouse, profile_output
 from crm_funnel.profile import load_target
 
 # One xdist worker runs this module: its module-scoped fixtures are built once.
@@ -67,7 +68,7 @@ def run_bench(*args: str | Path, tmp: Path, timeout: float = 900) -> subprocess.
     scratch = tmp / "tmpdir"
     scratch.mkdir(exist_ok=True)
     return subprocess.run(
-        [sys.executable, "-m", "crm_funnel.bench", *map(str, args)],
+        [sys.executable, "-m", "crm_funnel.devtools.bench", *map(str, args)],
         capture_output=True,
         text=True,
         cwd=REPO_ROOT,

@@ -39,13 +39,13 @@ from conftest import (
     run_funnel_load,
     write_profiles,
 )
-from crm_funnel import dashboard
+from crm_funnel.serve.dashboard import app as dashboard
 
 # One xdist worker runs this module: its module-scoped fixtures are built once.
 pytestmark = pytest.mark.xdist_group("dashboard")
 
 AS_OF = "2026-07-01T00:00:00Z"
-APP = REPO_ROOT / "loaders" / "crm_funnel" / "dashboard.py"
+APP = REPO_ROOT / "loaders" / "crm_funnel" / "serve" / "dashboard" / "app.py"
 STREAMLIT = Path(sys.executable).with_name("streamlit")
 BAD_WORDS = ("Traceback", "Error", "Exception")
 PAGES = {p.title: p for p in dashboard.PAGES}
@@ -76,7 +76,7 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> ProfileRef:
                      {"path": path})  # fmt: skip
     events = work / "events.ndjson"
     generated = subprocess.run(
-        [sys.executable, "-m", "crm_funnel.generate", "--events", "2000", "--seed", "3",
+        [sys.executable, "-m", "crm_funnel.devtools.generate", "--events", "2000", "--seed", "3",
          "--out", str(events), "--quiet"],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip

@@ -16,7 +16,7 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
-from crm_funnel import generate
+from crm_funnel.devtools import generate
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import reference  # noqa: E402
@@ -51,7 +51,7 @@ def _cli() -> list[str]:
     if script.exists():
         return [str(script)]
     found = shutil.which("funnel-generate")
-    return [found] if found else [sys.executable, "-m", "crm_funnel.generate"]
+    return [found] if found else [sys.executable, "-m", "crm_funnel.devtools.generate"]
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[bytes]:

@@ -1,0 +1,1 @@
+"""Developer tools: ``generate`` (``funnel-generate``) and ``bench`` (``funnel-bench``)."""

@@ -1,0 +1,1 @@
+"""Serving the marts to people: ``report`` (``funnel-report``) and ``dashboard``."""
