@@ -10,9 +10,11 @@ bulk-loaded into the raw tables in ONE transaction that also writes the ``raw.lo
   (or forced with ``--format``) and decides its event key. A Svix webhook envelope (the
   NDJSON line ``funnel-webhook`` spools: headers + raw body) lands its body, keyed by the
   Svix message id, after its signature is verified (see ``svix.py``).
-* ``raw.load_errors``: records that are not valid UTF-8, not valid JSON or not a JSON
-  object, and webhook envelopes that fail verification, with the original text and the
-  reason. Nothing is ever dropped silently.
+* ``raw.load_errors``: records that are not valid UTF-8, not valid JSON, not a JSON
+  object or that name a key twice, and webhook envelopes that fail verification, with
+  the complete original text and the reason (an identical text and reason is stored
+  once). Nothing is ever dropped silently: a JSON array with a syntax break is
+  rejected whole (``TerminalError`` naming the byte offset).
 * ``raw.loads``: one row per committed load (file, checksum, counts, status 'complete').
 
 Re-loading the same bytes is skipped (same checksum); re-loading the same events adds
