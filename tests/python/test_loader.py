@@ -969,3 +969,29 @@ def test_progress_lines_plain_and_tty() -> None:
     with Progress("x", stream=quiet, enabled=False, interval=0.01) as progress:
         time.sleep(0.05)
     assert quiet.getvalue() == ""
+
+
+def test_a_postgres_data_error_names_its_cause_and_asks_for_no_retry(
+    postgres_profile: ProfileRef,
+) -> None:
+    """psycopg2 calls "index row requires N bytes" an OperationalError, like a lost
+    connection; it is a property of the data, and a retry cannot help."""
+    from crm_funnel.errors import TransientError
+    from crm_funnel.loader import open_backend
+    from crm_funnel.profile import load_target
+
+    target = load_target(str(postgres_profile.profiles_dir), postgres_profile.target)
+    with open_backend(target) as backend:
+        too_long = os.urandom(5_000).hex()  # does not compress below the btree limit
+        with pytest.raises(TerminalError) as caught:
+            backend.transaction(
+                "load of x.ndjson",
+                lambda execute: execute(
+                    "insert into raw.events values (?, 'l', 'f', 1, 'native', '{}', now())",
+                    [too_long],
+                ),
+            )
+    message = str(caught.value)
+    assert not isinstance(caught.value, TransientError)
+    assert "index row requires" in message and "nothing was committed" in message, message
+    assert "retry" not in message and "connection" not in message, message
