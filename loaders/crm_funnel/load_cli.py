@@ -31,9 +31,12 @@ Load raw marketing/sales events into the raw schema of the crm_funnel warehouse.
 
 Each file (or stdin) is one load, committed all-or-nothing in one transaction.
 Records are landed as received (the original JSON text) in raw.events with a
-deterministic event key; lines that are not valid JSON or not a JSON object go to
-raw.load_errors with the reason; every load is recorded in raw.loads. Loading the
-same file or the same events again changes nothing.
+deterministic event key (namespaced: native:id:e-1, segment:id:m-1, ...); lines
+that are not valid JSON, not a JSON object or that name a key twice go to
+raw.load_errors with the reason (the same bad text is stored once); every load is
+recorded in raw.loads. Loading the same file or the same events again changes
+nothing. A JSON array with a syntax break is rejected whole (exit 2, the byte
+offset is named); a bad element alone is one load error.
 
 Input: NDJSON (one object per line) or a JSON array, optionally gzip-compressed.
 Directories are searched recursively for *.json, *.ndjson, *.jsonl (and .gz).
@@ -70,7 +73,8 @@ required columns per --kind (other columns are kept too):
 
 exit status: 0 loaded or skipped (records in raw.load_errors are not a failure),
              2 error (one line on stderr says what to do), 130 interrupted.
-Temporary CSV files go to $TMPDIR (about the size of the uncompressed input)."""
+Temporary CSV files go to $TMPDIR/crm-funnel-<uid> (about the size of the
+uncompressed input); those of a killed load are removed by the next load."""
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,9 +10,11 @@ bulk-loaded into the raw tables in ONE transaction that also writes the ``raw.lo
   (or forced with ``--format``) and decides its event key. A Svix webhook envelope (the
   NDJSON line ``funnel-webhook`` spools: headers + raw body) lands its body, keyed by the
   Svix message id, after its signature is verified (see ``svix.py``).
-* ``raw.load_errors``: records that are not valid UTF-8, not valid JSON or not a JSON
-  object, and webhook envelopes that fail verification, with the original text and the
-  reason. Nothing is ever dropped silently.
+* ``raw.load_errors``: records that are not valid UTF-8, not valid JSON, not a JSON
+  object or that name a key twice, and webhook envelopes that fail verification, with
+  the complete original text and the reason (an identical text and reason is stored
+  once). Nothing is ever dropped silently: a JSON array with a syntax break is
+  rejected whole (``TerminalError`` naming the byte offset).
 * ``raw.loads``: one row per committed load (file, checksum, counts, status 'complete').
 
 Re-loading the same bytes is skipped (same checksum); re-loading the same events adds
@@ -34,6 +36,8 @@ import hashlib
 import json
 import os
 import re
+import shutil
+import stat
 import sys
 import tempfile
 import threading
@@ -61,13 +65,22 @@ STDIN_NAME = "<stdin>"
 INPUT_SUFFIXES = (".json", ".ndjson", ".jsonl")
 
 CHUNK_SIZE = 1 << 20  # bytes read from the source per step
-ERROR_TEXT_LIMIT = 64 * 1024  # characters kept of "the rest of the file" after a syntax error
+# Event keys longer than this (characters) are replaced by a namespaced sha256 of the id:
+# PostgreSQL's btree index cannot hold a key of more than about 2,700 bytes.
+KEY_LIMIT = 200
 _GZIP_MAGIC = b"\x1f\x8b"
 _BOM = b"\xef\xbb\xbf"
 _JSON_WS = b" \t\r\n"
 SEPARATORS = (",", ":")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 RAW_TABLES = ("loads", "events", "load_errors", "erasures", "erasure_salt")
+# raw.loads.key_version of the loads this version writes: event keys are namespaced
+# ('native:id:m-1'); version 1 (null) keys were the bare id or content hash ('m-1').
+KEY_VERSION = 2
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+TEMP_PREFIX = "funnel-load-"  # + pid + "-": a load's temporary directory (see load_tempdir)
+# The version-1 key of a namespaced key b.event_key (the '*-sha256' kinds had none).
+LEGACY_KEY_SQL = "regexp_replace(b.event_key, '^[a-z]+:(id|int|sha256):', '')"
 T = TypeVar("T")
 Execute = Callable[..., list[tuple[Any, ...]]]
 
@@ -128,13 +141,28 @@ def _usable_id(value: str) -> bool:
     return True
 
 
+def _id_key(fmt: str, kind: str, value: str) -> str:
+    """``fmt:kind:value``; a key longer than KEY_LIMIT is ``fmt:kind-sha256:<sha256 of value>``."""
+    key = f"{fmt}:{kind}:{value}"
+    if len(key) <= KEY_LIMIT:
+        return key
+    return f"{fmt}:{kind}-sha256:{hashlib.sha256(value.encode('utf-8')).hexdigest()}"
+
+
+def _content_key(fmt: str, obj: dict[str, Any]) -> str:
+    return f"{fmt}:sha256:{_canonical_hash(obj)}"
+
+
 def native_event_key(obj: dict[str, Any]) -> str:
-    """``event_id`` (non-empty string or integer) else sha256 of the canonical JSON."""
+    """``native:id:<event_id>`` for a non-empty string, ``native:int:<event_id>`` for an
+    integer, else ``native:sha256:<sha256 of the canonical JSON>``."""
     event_id = obj.get("event_id")
     kind = type(event_id)
-    if kind is int or (kind is str and event_id and _usable_id(event_id)):
-        return str(event_id)
-    return _canonical_hash(obj)
+    if kind is int:
+        return _id_key(NATIVE, "int", str(event_id))
+    if kind is str and event_id and _usable_id(event_id):
+        return _id_key(NATIVE, "id", event_id)
+    return _content_key(NATIVE, obj)
 
 
 # "\ud800" alone is valid JSON to Python but not representable in UTF-8, so neither
@@ -151,19 +179,18 @@ def _has_lone_surrogate(obj: Any) -> bool:
 
 
 def resend_event_key(obj: dict[str, Any]) -> str:
-    """sha256 of the canonical JSON: a provider's retry of the same body is a duplicate.
-
-    (In a Svix envelope the key is the Svix message id instead; see ``_CsvSink``.)
+    """``resend:sha256:<sha256 of the canonical JSON>``: a provider's retry of the same
+    body is a duplicate. (In a Svix envelope the key is ``svix:id:<Svix message id>``.)
     """
-    return _canonical_hash(obj)
+    return _content_key(RESEND, obj)
 
 
 def segment_event_key(obj: dict[str, Any]) -> str:
-    """``messageId`` (a non-empty string) else sha256 of the canonical JSON."""
+    """``segment:id:<messageId>`` (a non-empty string) else the content hash."""
     message_id = obj.get("messageId")
     if type(message_id) is str and message_id and _usable_id(message_id):
-        return message_id
-    return _canonical_hash(obj)
+        return _id_key(SEGMENT, "id", message_id)
+    return _content_key(SEGMENT, obj)
 
 
 EVENT_KEYS: dict[str, Callable[[dict[str, Any]], str]] = {
@@ -201,8 +228,28 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-# NaN / Infinity are accepted by Python's json module but are not JSON.
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+class DuplicateKeyError(ValueError):
+    """A JSON object names a key twice (engines disagree on which value counts)."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                name = json.dumps(key, ensure_ascii=False)
+                raise DuplicateKeyError(f"duplicate JSON key {name}")
+            seen.add(key)
+    return obj
+
+
+# NaN / Infinity are accepted by Python's json module but are not JSON. A key given twice
+# in one object is rejected: DuckDB would read the first value and PostgreSQL the last.
+# (The hook costs about 5% of a load: a C call of dict() per object plus a length check.)
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
+# Python's defaults: finds where an element ends that _DECODER rejects for its values
+_LENIENT_DECODER = json.JSONDecoder()
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 
 
@@ -221,6 +268,8 @@ def _json_type(value: Any) -> str:
 
 
 def _json_error_reason(exc: BaseException, with_column: bool = True) -> str:
+    if isinstance(exc, DuplicateKeyError):
+        return str(exc)
     if isinstance(exc, json.JSONDecodeError):
         if with_column:
             return f"invalid JSON: {exc.msg} at column {exc.colno}"
@@ -524,7 +573,8 @@ class _CsvSink:
             obj = _DECODER.decode(body)
         except (ValueError, RecursionError) as exc:
             reason = _json_error_reason(exc, with_column=False)
-            return self._envelope_error(position, text, f"body is {reason}")
+            verb = "has a" if isinstance(exc, DuplicateKeyError) else "is"
+            return self._envelope_error(position, text, f"body {verb} {reason}")
         if type(obj) is not dict:
             return self._envelope_error(
                 position, text, f"body is not a JSON object (got {_json_type(obj)})"
@@ -541,7 +591,8 @@ class _CsvSink:
         self.formats_seen.add(fmt)
         self.event_rows += 1
         self.max_field = max(self.max_field, len(body))
-        return f"{_Q}{message_id}{_Q}{_D}{position}{_D}{fmt}{_D}{_Q}{body}{_Q}{self.suffix}"
+        key = _id_key("svix", "id", message_id)
+        return f"{_Q}{key}{_Q}{_D}{position}{_D}{fmt}{_D}{_Q}{body}{_Q}{self.suffix}"
 
     def _envelope_error(self, position: int, text: str, reason: str) -> None:
         self.error(position, text, f"webhook envelope: {reason}")
@@ -608,17 +659,24 @@ class _ArrayReader:
     ``json.JSONDecoder.raw_decode`` decodes one element from a text buffer and tells where
     it ends, so the element's original text is ``buf[start:end]``. When an element may
     continue beyond the buffer, more is read and the element decoded again.
+
+    Bytes that are not UTF-8 are decoded as lone surrogates ('surrogateescape'), so a bad
+    byte inside a string, NaN/Infinity or a duplicate key spoil only their element (one
+    load error, the reader goes on). A syntax break (where the next element starts cannot
+    be known) rejects the whole file: ``TerminalError`` naming the byte offset.
     """
 
-    def __init__(self, sink: _CsvSink, first: bytes, chunks: Iterator[bytes]) -> None:
+    def __init__(
+        self, sink: _CsvSink, first: bytes, chunks: Iterator[bytes], where: str, offset: int
+    ) -> None:
         self.sink = sink
+        self.where = where  # "name" or "the decompressed data of name"
         self.chunks = _prepend(first, chunks)
-        self.decoder = codecs.getincrementaldecoder("utf-8")()
+        self.decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape")
         self.buf = ""
         self.pos = 0
         self.eof = False
-        self.utf8_error = False
-        self.undecodable = b""
+        self.offset = offset  # bytes of the (decompressed) input before buf[0]
 
     def _fill(self, want: int = 1) -> bool:
         """Read at least one more chunk (and ``want`` bytes) into the buffer.
@@ -627,6 +685,7 @@ class _ArrayReader:
         """
         if self.eof:
             return False
+        self.offset += _utf8_size(self.buf[: self.pos])
         pieces = [self.buf[self.pos :]]
         got = added = 0
         while not self.eof and (got < want or not added):
@@ -636,19 +695,7 @@ class _ArrayReader:
                 self.eof = True
                 chunk = b""
             got += len(chunk)
-            try:
-                piece = self.decoder.decode(chunk, final)
-            except UnicodeDecodeError as exc:
-                data = exc.object
-                piece = bytes(data[: exc.start]).decode("utf-8")
-                undecodable = [bytes(data[exc.start :])]
-                size = len(undecodable[0])
-                while size < ERROR_TEXT_LIMIT and (more := next(self.chunks, None)):
-                    undecodable.append(more)
-                    size += len(more)
-                self.undecodable = b"".join(undecodable)[:ERROR_TEXT_LIMIT]
-                self.utf8_error = True
-                self.eof = True  # stop here; the rest becomes one load_errors row
+            piece = self.decoder.decode(chunk, final)
             pieces.append(piece)
             added += len(piece)
         self.buf = "".join(pieces)
@@ -664,80 +711,127 @@ class _ArrayReader:
             if not self._fill():
                 return False
 
-    def _end_reason(self) -> str:
-        if self.utf8_error:
-            return "invalid UTF-8"
-        return "unexpected end of file: the JSON array is not closed"
+    def _reject(self, reason: str, at: int | None = None) -> TerminalError:
+        """The error that rejects the file; ``at`` is an index into ``buf`` (default pos)."""
+        at = self.pos if at is None else at
+        if at < len(self.buf) and "\udc80" <= self.buf[at] <= "\udcff":
+            reason = "invalid UTF-8"
+        byte = self.offset + _utf8_size(self.buf[:at])
+        return TerminalError(
+            f"cannot read {self.where}: {reason} at byte {byte:,}; nothing was loaded "
+            "from it, fix the JSON array and load the file again"
+        )
 
     def _maybe_incomplete(self, exc: BaseException) -> bool:
         if not isinstance(exc, json.JSONDecodeError):
             return False
         return exc.pos >= len(self.buf) - 16 or exc.msg.startswith("Unterminated string")
 
-    def _element(self) -> tuple[Any, str | None]:
-        """Decode the element at ``pos``; return (obj, text) or (reason, None)."""
+    def _decode(self, decoder: json.JSONDecoder) -> tuple[Any, int]:
+        """``decoder.raw_decode`` at ``pos``, reading more while the element may continue."""
         while True:
             try:
-                obj, end = _DECODER.raw_decode(self.buf, self.pos)
+                obj, end = decoder.raw_decode(self.buf, self.pos)
             except (ValueError, RecursionError) as exc:
-                if self._maybe_incomplete(exc):
-                    if self._fill(len(self.buf) - self.pos):
-                        continue
-                    if self.utf8_error:
-                        return "invalid UTF-8", None
-                return _json_error_reason(exc, with_column=False), None
-            if end == len(self.buf) and self._fill(len(self.buf) - self.pos):
+                if self._maybe_incomplete(exc) and not self.eof:
+                    self._fill(len(self.buf) - self.pos)
+                    continue  # (decoded again even at the end: _fill moves the buffer)
+                raise
+            if end == len(self.buf) and not self.eof:
+                self._fill(len(self.buf) - self.pos)
                 continue  # a number or literal may continue in the next chunk
-            text = self.buf[self.pos : end]
+            return obj, end
+
+    def _element(self, position: int) -> None:
+        """Decode the element at ``pos`` and hand it (or its load error) to the sink."""
+        try:
+            obj, end = self._decode(_DECODER)
+        except (ValueError, RecursionError) as exc:
+            if isinstance(exc, json.JSONDecodeError):
+                raise self._reject(_json_error_reason(exc, with_column=False), exc.pos) from None
+            # well-formed but not acceptable (NaN, a duplicate key, too deep): find its end
+            end = self._end_of(exc)
+            self.sink.error(position, self._text(end), _json_error_reason(exc))
             self.pos = end
-            return obj, text
+            return
+        text = self.buf[self.pos : end]
+        self.pos = end
+        if not text.isascii() and _has_undecodable(text):
+            self.sink.error(position, _undecoded(text), "invalid UTF-8")
+        else:
+            self.sink.add_element(position, obj, text)
+
+    def _end_of(self, exc: BaseException) -> int:
+        """Where the element at ``pos`` ends, by the lenient decoder or by its brackets."""
+        try:
+            return self._decode(_LENIENT_DECODER)[1]
+        except json.JSONDecodeError as again:
+            raise self._reject(_json_error_reason(again, with_column=False), again.pos) from None
+        except RecursionError:
+            pass
+        depth = 0
+        while True:
+            for match in _BRACKETS.finditer(self.buf, self.pos):
+                token = match.group()
+                depth += 1 if token in "[{" else -1 if token in "]}" else 0
+                if depth == 0:
+                    return match.end()
+            depth = 0
+            if not self._fill(len(self.buf) - self.pos):
+                raise self._reject(_json_error_reason(exc)) from None
+
+    def _text(self, end: int) -> str:
+        text = self.buf[self.pos : end]
+        return _undecoded(text) if _has_undecodable(text) else text
 
     def run(self) -> None:
         self._fill()
         self.pos = _WHITESPACE.match(self.buf).end() + 1  # type: ignore[union-attr]  # '['
         index = 0
         if not self._skip_ws():
-            return self._syntax_error(1, self._end_reason())
+            raise self._reject(_UNCLOSED)
         if self.buf[self.pos] == "]":
             self.pos += 1
-            return self._trailing(0)
-        while True:
-            obj, text = self._element()
-            if text is None:
-                return self._syntax_error(index + 1, obj)
-            index += 1
-            self.sink.add_element(index, obj, text)
-            if not self._skip_ws():
-                return self._syntax_error(index + 1, self._end_reason())
-            ch = self.buf[self.pos]
-            if ch == "]":
+        else:
+            while True:
+                index += 1
+                self._element(index)
+                if not self._skip_ws():
+                    raise self._reject(_UNCLOSED)
+                ch = self.buf[self.pos]
+                if ch == "]":
+                    self.pos += 1
+                    break
+                if ch != ",":
+                    raise self._reject("invalid JSON: Expecting ',' delimiter")
                 self.pos += 1
-                return self._trailing(index)
-            if ch != ",":
-                return self._syntax_error(index + 1, "invalid JSON: Expecting ',' delimiter")
-            self.pos += 1
-            if not self._skip_ws():
-                return self._syntax_error(index + 1, self._end_reason())
-
-    def _rest_text(self) -> str:
-        """Up to ERROR_TEXT_LIMIT characters from ``pos`` (reading more if needed)."""
-        while len(self.buf) - self.pos < ERROR_TEXT_LIMIT and self._fill():
-            pass
-        text = self.buf[self.pos : self.pos + ERROR_TEXT_LIMIT]
-        if self.utf8_error and len(text) < ERROR_TEXT_LIMIT:
-            text += self.undecodable.decode("utf-8", "backslashreplace")
-        return text[:ERROR_TEXT_LIMIT]
-
-    def _syntax_error(self, position: int, reason: str) -> None:
-        self.sink.error(
-            position, self._rest_text(), f"{reason} (the rest of the file was not loaded)"
-        )
-
-    def _trailing(self, count: int) -> None:
+                if not self._skip_ws():
+                    raise self._reject(_UNCLOSED)
         if self._skip_ws():
-            self._syntax_error(count + 1, "extra data after the JSON array")
-        elif self.utf8_error:
-            self._syntax_error(count + 1, "invalid UTF-8 after the JSON array")
+            raise self._reject("extra data after the JSON array")
+
+
+_UNCLOSED = "unexpected end of file: the JSON array is not closed"
+# the tokens that open and close a value (strings skipped whole): finds a deep value's end
+_BRACKETS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def _utf8_size(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogateescape"))
+
+
+def _has_undecodable(text: str) -> bool:
+    """Whether ``text`` holds bytes that were not UTF-8 (see _ArrayReader)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _undecoded(text: str) -> str:
+    """The text with its non-UTF-8 bytes as backslash escapes (as NDJSON lines show them)."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def read_to_csv(
@@ -762,7 +856,9 @@ def read_to_csv(
     display = load_input.display
     if source.head == _GZIP_MAGIC:
         decompressed: Any = gzip.GzipFile(fileobj=source, mode="rb")  # type: ignore[arg-type]
-    elif load_input.path is not None and load_input.path.name.lower().endswith(".gz"):
+    elif (
+        source.head and load_input.path is not None and load_input.path.name.lower().endswith(".gz")
+    ):
         raise TerminalError(f"cannot read {display}: not gzip data although the name ends in .gz")
     else:
         decompressed = source
@@ -771,6 +867,7 @@ def read_to_csv(
     # Find the layout: skip a BOM and leading whitespace, look at the first byte.
     first = b""
     bom_checked = False
+    skipped = 0  # bytes of a BOM
     for chunk in chunks:
         first += chunk
         if not bom_checked:
@@ -778,11 +875,11 @@ def read_to_csv(
                 continue
             bom_checked = True
             if first.startswith(_BOM):
-                first = first[len(_BOM) :]
+                first, skipped = first[len(_BOM) :], len(_BOM)
         if first.lstrip(_JSON_WS) or len(first) > CHUNK_SIZE:
             break
     if not bom_checked and first.startswith(_BOM):
-        first = first[len(_BOM) :]
+        first, skipped = first[len(_BOM) :], len(_BOM)
     is_array = first.lstrip(_JSON_WS)[:1] == b"["
 
     sink = _CsvSink(
@@ -801,10 +898,8 @@ def read_to_csv(
     gc.disable()
     try:
         if is_array:
-            _ArrayReader(sink, first, chunks).run()
-            # the array reader may stop early: read the rest to check gzip and hash it all
-            for _ in chunks:
-                pass
+            where = f"the decompressed data of {display}" if decompressed is not source else display
+            _ArrayReader(sink, first, chunks, where, skipped).run()
         else:
             _ndjson(sink, first, chunks)
         source.drain()
@@ -976,7 +1071,8 @@ class Backend:
                 source_format {t} not null, records_read bigint not null,
                 events_loaded bigint not null, duplicates_skipped bigint not null,
                 errors bigint not null, erased_skipped bigint not null, status {t} not null,
-                started_at timestamp not null, finished_at timestamp not null)""",
+                started_at timestamp not null, finished_at timestamp not null,
+                key_version bigint default {KEY_VERSION})""",
             f"""create table if not exists {s}.events (
                 event_key {t} not null primary key, load_id {t} not null,
                 source_file {t} not null, source_position bigint not null,
@@ -997,14 +1093,56 @@ class Backend:
                 "loads",
                 "erased_skipped",
                 f"alter table {s}.loads add column if not exists erased_skipped bigint default 0",
-            )
+            ),
+            (
+                # loads from before namespaced event keys keep a null key_version
+                "loads",
+                "key_version",
+                f"alter table {s}.loads add column if not exists key_version bigint; "
+                f"alter table {s}.loads alter column key_version set default {KEY_VERSION}",
+            ),
         ]
 
+    def _legacy_keys_sql(self, execute: Execute) -> str:
+        """The extra anti-join condition while raw.events holds keys from before namespacing.
+
+        A load of key_version null wrote ``m-1`` where this version writes ``native:id:m-1``:
+        an event re-delivered now is a duplicate of such a row of the same source format.
+        """
+        s = self.schema
+        if not execute(f"select 1 from {s}.loads where key_version is null limit 1"):
+            return ""
+        return f"""
+              and not exists (select 1 from {s}.events as legacy
+                              where legacy.event_key = {LEGACY_KEY_SQL}
+                                and legacy.source_format = b.source_format)"""
+
     def _find_sql(self, placeholder: str) -> str:
+        # an empty input is never "already loaded": it is not the same file as every other
+        # empty file; each load of one is recorded as a load of 0 records
         return (
             f"select load_id from {self.schema}.loads where checksum = {placeholder} "
-            "and status = 'complete' order by finished_at limit 1"
+            f"and checksum <> '{EMPTY_SHA256}' and status = 'complete' "
+            "order by finished_at limit 1"
         )
+
+    def _errors_insert_sql(self, source: str, placeholder: str) -> str:
+        """Insert a batch's load errors (from ``source``) that are not stored yet.
+
+        Identical bad records (same raw text and reason) are stored once, where they were
+        first seen; every load still counts its own in ``raw.loads.errors``.
+        """
+        s, p = self.schema, placeholder
+        return f"""insert into {s}.load_errors
+                (load_id, source_file, source_position, raw_text, reason, loaded_at)
+            select {p}, {p}, source_position, raw_text, reason, {p}
+            from (select *, row_number() over (
+                      partition by raw_text, reason order by source_position) as occurrence
+                  from {source}) as b
+            where occurrence = 1
+              and not exists (select 1 from {s}.load_errors as e
+                              where e.raw_text = b.raw_text and e.reason = b.reason)
+            order by source_position"""
 
     def _loads_insert_sql(self, placeholder: str) -> str:
         values = ", ".join([placeholder] * 12)
@@ -1139,6 +1277,7 @@ class DuckDBBackend(Backend):
         columns = (
             "event_key, load_id, source_file, source_position, source_format, payload, loaded_at"
         )
+        legacy = self._legacy_keys_sql(lambda sql: con.execute(sql).fetchall())
         repeats = con.execute(
             f"select count(*) - count(distinct event_key) from {events}", [path]
         ).fetchone()[0]
@@ -1146,7 +1285,8 @@ class DuckDBBackend(Backend):
             return con.execute(
                 f"""insert into {s}.events ({columns})
                 select {columns} from {events} as b
-                where not exists (select 1 from {s}.events as e where e.event_key = b.event_key)""",
+                where not exists (select 1 from {s}.events as e where e.event_key = b.event_key)
+                {legacy}""",
                 [path],
             ).fetchone()[0]
         con.execute(
@@ -1161,13 +1301,13 @@ class DuckDBBackend(Backend):
                 from _funnel_events
             ) as b
             where b.rn = 1
-              and not exists (select 1 from {s}.events as e where e.event_key = b.event_key)"""
+              and not exists (select 1 from {s}.events as e where e.event_key = b.event_key)
+              {legacy}"""
         ).fetchone()[0]
         con.execute("drop table _funnel_events")
         return inserted
 
     def write(self, batch: Batch) -> tuple[str | None, int]:
-        s = self.schema
         con = self.con
         try:
             con.begin()
@@ -1198,10 +1338,7 @@ class DuckDBBackend(Backend):
                     events=False,
                 )
                 con.execute(
-                    f"""insert into {s}.load_errors
-                        (load_id, source_file, source_position, raw_text, reason, loaded_at)
-                    select ?, ?, source_position, raw_text, reason, ?
-                    from {errors} order by source_position""",
+                    self._errors_insert_sql(errors, "?"),
                     [batch.load_id, batch.source_file, batch.started_at, str(batch.errors_csv)],
                 )
             con.execute(self._loads_insert_sql("?"), list(self._loads_row(batch, inserted)))
@@ -1249,10 +1386,17 @@ class PostgresBackend(Backend):
             raise self._error(exc, "connection setup") from None
 
     def _error(self, exc: BaseException, doing: str) -> Exception:
-        if isinstance(exc, self._pg.OperationalError | self._pg.InterfaceError):
+        # Only a lost connection, a cancelled statement, a lack of resources or a lock
+        # conflict may pass on a retry; psycopg2 also calls e.g. "index row size exceeds
+        # maximum" an OperationalError, but retrying cannot help with that data.
+        code = getattr(exc, "pgcode", None)
+        if isinstance(exc, self._pg.InterfaceError) or (
+            isinstance(exc, self._pg.OperationalError)
+            and (code is None or code[:2] in ("08", "40", "53", "57"))
+        ):
+            what = "connection failed" if code is None or code[:2] == "08" else "was busy"
             return TransientError(
-                f"PostgreSQL connection failed during {doing} ({one_line(exc)}); "
-                "nothing was committed, retry"
+                f"PostgreSQL {what} during {doing} ({one_line(exc)}); nothing was committed, retry"
             )
         return TerminalError(
             f"PostgreSQL error during {doing} ({one_line(exc)}); nothing was committed"
@@ -1374,10 +1518,7 @@ class PostgresBackend(Backend):
                     )
                     self._copy(cur, "_funnel_errors", ERROR_CSV_COLUMNS, batch.errors_csv, False)
                     cur.execute(
-                        f"""insert into {s}.load_errors
-                            (load_id, source_file, source_position, raw_text, reason, loaded_at)
-                        select %s, %s, source_position, raw_text, reason, %s
-                        from _funnel_errors order by source_position""",
+                        self._errors_insert_sql("_funnel_errors", "%s"),
                         [batch.load_id, batch.source_file, batch.started_at],
                     )
                 cur.execute(self._loads_insert_sql("%s"), self._loads_row(batch, inserted))
@@ -1393,17 +1534,24 @@ class PostgresBackend(Backend):
     def _write_events(self, cur: Any, batch: Batch) -> int:
         """Land the batch's events; return how many were new."""
         s = self.schema
+
+        def execute(sql: str) -> list[tuple[Any, ...]]:
+            cur.execute(sql)
+            return cur.fetchall()
+
+        legacy = self._legacy_keys_sql(execute)
         # Fast path: no key of the batch exists yet and none repeats (the usual case for
         # new data): COPY straight into raw.events. A unique violation undoes just this
         # step and the batch goes the careful way below.
-        cur.execute("savepoint funnel_direct_copy")
-        try:
-            self._copy(cur, f"{s}.events", EVENT_CSV_COLUMNS, batch.events_csv, True)
-        except self._pg.errors.UniqueViolation:
-            cur.execute("rollback to savepoint funnel_direct_copy")
-        else:
-            cur.execute("release savepoint funnel_direct_copy")
-            return batch.event_rows
+        if not legacy:
+            cur.execute("savepoint funnel_direct_copy")
+            try:
+                self._copy(cur, f"{s}.events", EVENT_CSV_COLUMNS, batch.events_csv, True)
+            except self._pg.errors.UniqueViolation:
+                cur.execute("rollback to savepoint funnel_direct_copy")
+            else:
+                cur.execute("release savepoint funnel_direct_copy")
+                return batch.event_rows
         cur.execute(
             "create temp table _funnel_events (event_key text, source_position bigint, "
             "source_format text, payload text, load_id text, source_file text, "
@@ -1423,7 +1571,8 @@ class PostgresBackend(Backend):
                    b.payload, b.loaded_at
             from (select distinct on (event_key) * from _funnel_events
                   order by event_key, source_position) as b
-            where not exists (select 1 from {s}.events as e where e.event_key = b.event_key)"""
+            where not exists (select 1 from {s}.events as e where e.event_key = b.event_key)
+            {legacy}"""
         )
         return int(cur.rowcount)
 
@@ -1477,13 +1626,13 @@ def load_one(
             prog.phase = "reading"
             prog.bytes_read = 0
         tombstones = read_tombstones(backend)
-        with tempfile.TemporaryDirectory(prefix="funnel-load-") as tmp:
+        with load_tempdir() as tmp:
             if load_input.path is None:
                 stream = stdin or sys.stdin.buffer
-                batch = read_to_csv(load_input, stream, Path(tmp), fmt, prog, tombstones, secrets)
+                batch = read_to_csv(load_input, stream, tmp, fmt, prog, tombstones, secrets)
             else:
                 with _open_input(load_input.path, display) as fh:
-                    batch = read_to_csv(load_input, fh, Path(tmp), fmt, prog, tombstones, secrets)
+                    batch = read_to_csv(load_input, fh, tmp, fmt, prog, tombstones, secrets)
             prog.phase = f"writing to {backend.kind}"
             backend.phase_hook = prog.set_phase
             try:
@@ -1502,6 +1651,45 @@ def load_one(
         erased=batch.erased_rows,
         seconds=time.monotonic() - t0,
     )
+
+
+def _temp_root() -> Path:
+    """``$TMPDIR/crm-funnel-<uid>`` (mode 0700), without the directories of dead loads."""
+    root = Path(tempfile.gettempdir()) / f"crm-funnel-{os.getuid()}"
+    try:
+        root.mkdir(mode=0o700, exist_ok=True)
+        info = root.lstat()
+    except OSError as exc:
+        raise TerminalError(f"cannot create {root}: {exc.strerror or exc}; set TMPDIR") from None
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+        raise TerminalError(f"{root} is not a directory of this user; remove it or set TMPDIR")
+    for stale in root.glob(f"{TEMP_PREFIX}*"):
+        pid = stale.name[len(TEMP_PREFIX) :].split("-", 1)[0]
+        if pid.isdigit() and not _process_alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+    return root
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process (a pid reused)
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def load_tempdir() -> Iterator[Path]:
+    """A load's temporary directory, removed on the way out.
+
+    A killed load cannot remove its own, so the next load removes every directory whose
+    process is gone (they are named by process id).
+    """
+    prefix = f"{TEMP_PREFIX}{os.getpid()}-"
+    with tempfile.TemporaryDirectory(prefix=prefix, dir=_temp_root()) as tmp:
+        yield Path(tmp)
 
 
 def _open_input(path: Path, display: str) -> IO[bytes]:

@@ -35,7 +35,6 @@ import json
 import re
 import shutil
 import sys
-import tempfile
 import time
 import uuid
 import zlib
@@ -57,6 +56,7 @@ from crm_funnel.loader import (
     expand_paths,
     file_sha256,
     has_input_suffix,
+    load_tempdir,
     plural,
     utcnow,
 )
@@ -697,8 +697,8 @@ def load_sheet(
             return SheetLoadResult(display, kind, existing, skipped=True)
         prog.phase = "reading"
         tombstones = read_tombstones(backend)
-        with tempfile.TemporaryDirectory(prefix="funnel-load-") as tmp:
-            batch = read_sheet(load_input, kind, Path(tmp), prog, tombstones)
+        with load_tempdir() as tmp:
+            batch = read_sheet(load_input, kind, tmp, prog, tombstones)
             prog.phase = f"writing to {backend.kind}"
             existing = write_sheet(backend, batch)
     if existing is not None:
@@ -738,8 +738,8 @@ class StdinCopy(LoadInput):
 
 @contextlib.contextmanager
 def spooled_stdin(stdin: IO[bytes] | None = None) -> Iterator[StdinCopy]:
-    with tempfile.TemporaryDirectory(prefix="funnel-load-stdin-") as tmp:
-        path = Path(tmp) / "stdin.csv"
+    with load_tempdir() as tmp:
+        path = tmp / "stdin.csv"
         try:
             with open(path, "wb") as out:
                 shutil.copyfileobj(stdin or sys.stdin.buffer, out, 1 << 20)

@@ -149,13 +149,18 @@ class Seeds:
 
 
 def event_key(obj: dict[str, Any]) -> str:
+    """A native event's key: its event_id namespaced by type, else a content hash."""
     event_id = obj.get("event_id")
     if isinstance(event_id, str) and event_id:
-        return event_id
-    if isinstance(event_id, int) and not isinstance(event_id, bool):
-        return str(event_id)
-    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+        kind, value = "id", event_id
+    elif isinstance(event_id, int) and not isinstance(event_id, bool):
+        kind, value = "int", str(event_id)
+    else:
+        text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return "native:sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+    if len(f"native:{kind}:{value}") > 200:
+        return f"native:{kind}-sha256:" + hashlib.sha256(value.encode("utf-8")).hexdigest()
+    return f"native:{kind}:{value}"
 
 
 def _text(value: Any) -> str | None:

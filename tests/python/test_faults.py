@@ -54,14 +54,15 @@ def _not_json(name: str) -> Any:
 
 
 def event_key(obj: dict[str, Any]) -> str:
-    """The documented event key: event_id (int or non-empty string) else a content hash."""
+    """The documented event key (of a native event): the integer or the non-empty string
+    event_id, namespaced by type (1 and "1" differ), else a content hash."""
     event_id = obj.get("event_id")
     if type(event_id) is int:
-        return str(event_id)
+        return f"int:{event_id}"
     if type(event_id) is str and event_id and "\x00" not in event_id:
-        return event_id
+        return f"id:{event_id}"
     canonical = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def distinct_events(lines: list[bytes]) -> int:
@@ -306,9 +307,15 @@ def test_sigkill_mid_load_leaves_nothing_and_a_rerun_loads_once(
         [str(files.big.resolve())],
     )
     assert big_rows == [(0,)]
+    # the killed load's temporary files stay behind (it cannot remove them itself) ...
+    left = [p for p in (tmp_path / "tmp").rglob("*") if p.is_file()]
+    assert sum(p.stat().st_size for p in left) > 1_000_000, left
 
-    rerun = run_funnel_load(*ref.cli_args(), "--quiet", files.big, timeout=TIMEOUT)
+    env = {**os.environ, "TMPDIR": str(tmp_path / "tmp")}
+    rerun = run_funnel_load(*ref.cli_args(), "--quiet", files.big, env=env, timeout=TIMEOUT)
     assert rerun.returncode == 0, rerun.stderr
+    # ... and the next load removes them (and its own)
+    assert [p for p in (tmp_path / "tmp").rglob("*") if p.is_file()] == []
     assert rerun.stdout.startswith(f"loaded {files.big}: 400,000 records -> ")
     assert_big_loaded_once(ref, files, head)
 

@@ -43,9 +43,10 @@ SVIX_DOCS_SIGNATURE = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
 # --------------------------------------------------------------------------- helpers
 
 
-def canonical_key(obj: Any) -> str:
+def canonical_key(obj: Any, fmt: str) -> str:
+    """The content-hash key of a record of format ``fmt``."""
     text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return f"{fmt}:sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def new_secret() -> tuple[str, bytes]:
@@ -135,7 +136,7 @@ def test_every_real_resend_payload_lands_as_resend_and_retries_dedup(
     files = [RESEND_FIXTURES / name for name in RESEND_FILES]
     lines = [line for path in files for line in path.read_text("utf-8").splitlines() if line]
     assert len(lines) == 15  # the fixtures as documented in their README
-    expected = {canonical_key(json.loads(line)): line for line in lines}
+    expected = {canonical_key(json.loads(line), "resend"): line for line in lines}
     assert len(expected) == len(lines)
 
     out = load(capsys, warehouse_profile, *files)
@@ -244,14 +245,16 @@ def test_segment_track_and_identify_keyed_by_message_id(
     (summary,) = map(parse_load_summary, load(capsys, warehouse_profile, path))
     assert (summary["read"], summary["new"], summary["dup"], summary["err"]) == (6, 5, 1, 0)
     expected = {
-        sample.get("messageId") or canonical_key(sample): line
+        f"segment:id:{sample['messageId']}"
+        if sample.get("messageId")
+        else canonical_key(sample, "segment"): line
         for sample, line in zip(samples, lines[:-1], strict=True)
     }
     landed = events(warehouse_profile)
     assert {key: payload for key, (_, payload, _) in landed.items()} == expected
     assert {fmt for fmt, _, _ in landed.values()} == {"segment"}
     # the first occurrence of a messageId wins
-    assert landed["ajs-next-1772446560000-6f1c2b7e-2"][2] == 2
+    assert landed["segment:id:ajs-next-1772446560000-6f1c2b7e-2"][2] == 2
 
     # the same messageId in another file: nothing new
     again = write_lines(tmp_path / "again.ndjson", [json.dumps(retry)])
@@ -271,8 +274,8 @@ def test_forced_format(
     load(capsys, warehouse_profile, "--format", "resend", res_file)
     landed = events(warehouse_profile)
     assert {key: fmt for key, (fmt, _, _) in landed.items()} == {
-        canonical_key(segment): "segment",
-        canonical_key(resend): "resend",  # not its event_id: Resend keys are content hashes
+        canonical_key(segment, "segment"): "segment",
+        canonical_key(resend, "resend"): "resend",  # not its event_id: Resend keys are hashes
     }
 
 
@@ -307,7 +310,7 @@ def test_svix_envelopes_are_verified(
 
     def accept(message_id: str, fmt: str, body: str, line: str) -> None:
         lines.append(line)
-        good[message_id] = (fmt, body)
+        good[f"svix:id:{message_id}"] = (fmt, body)
 
     def reject(reason: str, line: str) -> None:
         lines.append(line)
@@ -416,8 +419,8 @@ def test_envelopes_without_a_secret_land_unverified(
     assert (summary["read"], summary["new"], summary["dup"], summary["err"]) == (4, 2, 0, 2)
     landed = events(warehouse_profile)
     assert {key: (fmt, payload) for key, (fmt, payload, _) in landed.items()} == {
-        "msg_u1": ("resend", body),
-        "msg_u2": ("resend", body),
+        "svix:id:msg_u1": ("resend", body),
+        "svix:id:msg_u2": ("resend", body),
     }
     assert [(n, reason) for n, _, reason in load_errors(warehouse_profile)] == [
         (3, "webhook envelope: body is not a JSON object (got array)"),

@@ -3,7 +3,7 @@
 On DuckDB and on PostgreSQL, one warehouse gets:
 
 * both real Resend files of ``../shared/data/resend-webhooks/`` (no envelope: the key is
-  the sha256 of the canonical JSON);
+  `resend:sha256:` and the sha256 of the canonical JSON);
 * Segment ``track`` / ``identify`` calls written here like analytics.js and the server
   libraries send them (email in ``context.traits``, ``traits`` or ``properties``, UTM
   ``context.campaign``, revenue and currency, an unknown event, a call without an email);
@@ -590,22 +590,22 @@ def test_resend_and_segment_become_activities(
     # ---- expected, from the inputs
     expected: dict[str, dict[str, Any]] = {}
     for obj in resend_plain:
-        expected[canonical_key(obj)] = resend_activity(obj)
+        expected["resend:sha256:" + canonical_key(obj)] = resend_activity(obj)
     for mid, text in signed_bodies:
-        expected[mid] = resend_activity(json.loads(text))
+        expected[f"svix:id:{mid}"] = resend_activity(json.loads(text))
     expected_quarantine: dict[str, tuple[str, str]] = {}
     for call in calls:
         outcome, value = segment_outcome(call)
         target = expected if outcome == "activity" else expected_quarantine
-        target[call["messageId"]] = value
+        target[f"segment:id:{call['messageId']}"] = value
     assert len(expected) == 15 + len(signed_bodies) + len(calls) - 2
     # the blank-field cases, read by hand from the inputs above
-    assert expected["ajs-next-1772900000000-e1"]["email"] == "ivy.chen@wayne.io"
-    signed_up = expected["ajs-next-1772900000000-e2"]
+    assert expected["segment:id:ajs-next-1772900000000-e1"]["email"] == "ivy.chen@wayne.io"
+    signed_up = expected["segment:id:ajs-next-1772900000000-e2"]
     assert (signed_up["channel"], signed_up["campaign_id"]) == ("referral", "winter_promo")
-    ticks = expected["net-6f1d2c3b-0001"]["event_at"]
+    ticks = expected["segment:id:net-6f1d2c3b-0001"]["event_at"]
     assert ticks == datetime(2026, 7, 20, 13, 45, 12, 999999)
-    noisy = expected["net-6f1d2c3b-0002"]
+    noisy = expected["segment:id:net-6f1d2c3b-0002"]
     assert (noisy["amount"], noisy["event_at"]) == (Decimal("0.3"), datetime(2026, 7, 21, 10))
 
     # ---- fct_activities
@@ -634,8 +634,8 @@ def test_resend_and_segment_become_activities(
     assert landed == len(resend_plain) + len(signed_bodies) + len(calls)
     assert landed == len(actual) + len(rows)
     assert expected_quarantine == {
-        "ajs-next-1772700000000-c1": ("unknown event_type", "careers page viewed"),
-        "ajs-next-1772800000000-d1": ("missing email", "email opened"),
+        "segment:id:ajs-next-1772700000000-c1": ("unknown event_type", "careers page viewed"),
+        "segment:id:ajs-next-1772800000000-d1": ("missing email", "email opened"),
     }
 
     # ---- dim_contacts
