@@ -43,6 +43,7 @@ import sys
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,7 @@ LOAD_ERROR = "load error"
 BLANK = "blank"
 TOO_DEEP = "invalid JSON: nested too deeply"
 OUT_OF_RANGE = "event_time out of range"
+UNPARSEABLE = "unparseable event_time"
 
 
 # --------------------------------------------------------------------------- expectations
@@ -194,6 +196,23 @@ def quarantined(name: str, obj: dict[str, Any] | bytes, reason: str) -> Case:
 
 def load_error(name: str, line: bytes, reason: str) -> Case:
     return Case(name, line, LOAD_ERROR, reason=reason)
+
+
+def segment_call(name: str, properties: bytes, **columns: Any) -> Case:
+    """A Segment track call (a purchase) for case ``name`` with raw ``properties`` JSON text."""
+    call = {
+        "type": "track",
+        "event": "Order Completed",
+        "messageId": f"bi-{name}",
+        "timestamp": "2026-03-01T10:00:00Z",
+        "context": {"traits": {"email": f"{name.replace('_', '.')}@example.com"}},
+        "properties": 0,
+    }
+    line = as_line(call).replace(b'"properties": 0', properties)
+    expect = {"email": f"{name.replace('_', '.')}@example.com", "event_at": T0, **columns}
+    return Case(
+        name, line, ACTIVITY, columns={"event_type": "purchase", **expect}, key=f"bi-{name}"
+    )
 
 
 def duplicate(name: str, obj: dict[str, Any] | bytes, of: str) -> Case:
@@ -433,6 +452,107 @@ def matrix_cases() -> list[Case]:
                 ),
             )
         ),
+        # -- values beyond what a column can hold: read as null (or quarantined when the
+        # field is required), never a failed build
+        *(
+            activity(
+                name,
+                as_line(record(name, properties=0)).replace(b'"properties": 0', properties),
+                **columns,
+            )
+            for name, properties, columns in [
+                ("amount_1e200000", b'"properties": {"amount": 1e200000}', {"amount": None}),
+                ("amount_minus_1e400", b'"properties": {"amount": -1e400}', {"amount": None}),
+                ("amount_1e_minus_400", b'"properties": {"amount": 1e-400}', {"amount": 0}),
+                ("amount_exponent", b'"properties": {"amount": 1.5e3}', {"amount": 1500}),
+                ("amount_1e15", b'"properties": {"amount": 1e15}', {"amount": None}),
+                (
+                    "amount_beyond_decimal",
+                    b'"properties": {"amount": 123456789012345678901234567890.123456789}',
+                    {"amount": None},
+                ),
+                (
+                    "amount_string",
+                    b'"properties": {"amount": " -12.5 ", "sequence_step": "3"}',
+                    {"amount": Decimal("-12.5"), "sequence_step": 3},
+                ),
+                (
+                    "amount_string_huge",
+                    b'"properties": {"amount": "1e200000", "sequence_step": "1e200000"}',
+                    {"amount": None, "sequence_step": None},
+                ),
+                ("amount_true", b'"properties": {"amount": true}', {"amount": None}),
+                ("amount_object", b'"properties": {"amount": {"value": 5}}', {"amount": None}),
+                ("amount_array", b'"properties": {"amount": [5]}', {"amount": None}),
+                (
+                    "step_beyond_bigint",
+                    b'"properties": {"sequence_step": 92233720368547758080}',
+                    {"sequence_step": None},
+                ),
+                (
+                    "step_1e200000",
+                    b'"properties": {"sequence_step": 1e200000}',
+                    {"sequence_step": None},
+                ),
+                (
+                    "dates_out_of_range",
+                    b'"properties": {"contract_end": "99999-01-01", '
+                    b'"scheduled_at": "0001-01-01T00:00:00+18:00"}',
+                    {"contract_end_date": None, "scheduled_at": None},
+                ),
+                (
+                    "dates_odd_offsets",
+                    b'"properties": {"contract_end": "9999-12-31T23:00:00-18:00", '
+                    b'"scheduled_at": "2026-03-02T10:00:00+99:99"}',
+                    {"contract_end_date": None, "scheduled_at": None},
+                ),
+                (
+                    "odd_keys",
+                    b'"properties": {"am\\u0000ount": 1e200000, "a.b": -1e400, "$[0]": 1e-400,'
+                    b' "": 1e200000, "\'": [1e200000], "{n}": {"\\"": 1e200000}}',
+                    {"amount": None, "properties": Contains("1e200000")},
+                ),
+            ]
+        ),
+        *(
+            quarantined(name, record(name, **fields), reason)
+            for name, fields, reason in [
+                ("time_year_99999", {"event_time": "99999-03-01T10:00:00Z"}, UNPARSEABLE),
+                ("time_offset_99", {"event_time": "2026-03-01T10:00:00+99:00"}, UNPARSEABLE),
+                ("time_as_object", {"event_time": {"at": "2026-03-01T10:00:00Z"}}, UNPARSEABLE),
+                ("time_as_true", {"event_time": True}, UNPARSEABLE),
+                ("time_max_minus_18h", {"event_time": "9999-12-31T23:59:59-18:00"}, UNPARSEABLE),
+                ("time_min_plus_18h", {"event_time": "0001-01-01T00:00:00+18:00"}, UNPARSEABLE),
+            ]
+        ),
+        *(
+            quarantined(
+                name,
+                as_line(record(name, **{field: 0})).replace(
+                    f'"{field}": 0'.encode(), f'"{field}": {number}'.encode()
+                ),
+                reason,
+            )
+            for name, field, number, reason in [
+                ("email_1e200000", "email", "1e200000", "malformed email"),
+                ("type_1e200000", "event_type", "-1e200000", "unknown event_type"),
+                ("time_1e200000", "event_time", "1e200000", UNPARSEABLE),
+            ]
+        ),
+        # -- Segment calls carrying the same values
+        segment_call(
+            "segment_1e200000",
+            b'"properties": {"n": 1e200000, "revenue": 1e200000, "currency": 1e-400,'
+            b' "sequence_step": -1e400, "campaign_id": 1e200000}',
+            amount=None,
+            sequence_step=None,
+        ),
+        segment_call(
+            "segment_value_string",
+            b'"properties": {"value": "2.5e2", "scheduled_at": "2026-03-01T10:00:00+18:00"}',
+            amount=250,
+            scheduled_at=datetime(2026, 2, 28, 16, 0),
+        ),
         # -- SQL and markup: stored verbatim, harmless
         quarantined(
             "sql_email",
@@ -549,6 +669,10 @@ ACTIVITY_COLUMNS = (
     "industry",
     "properties",
     "override_state",
+    "amount",
+    "sequence_step",
+    "contract_end_date",
+    "scheduled_at",
 )
 
 
@@ -841,7 +965,6 @@ def test_bad_input_matrix(tmp_path: Path, warehouse_profile: ProfileRef) -> None
 # --------------------------------------------------------------------------- known model gaps
 
 
-UNPARSEABLE = "unparseable event_time"
 WHITESPACE_RECORDS: dict[str, tuple[str, str, set[str | None]]] = {
     # only space, tab, CR, LF and FF are stripped (README; reference.WHITESPACE)
     "ws-vtab": ("\x0bws.vtab@example.com", "2026-03-01T10:00:00Z", {"malformed email"}),
