@@ -43,7 +43,7 @@ DAY = dt.timedelta(days=1)
 DATE_PREFIX_RE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
 # An amount: a JSON number, or a string spelling one (plain or exponent form), rounded to
 # 6 decimals (half away from zero); null when its magnitude is not below 1e15.
-AMOUNT_RE = re.compile(r"[+-]?[0-9]{1,40}(\.[0-9]{1,1000})?([eE][+-]?[0-9]{1,3})?")
+AMOUNT_RE = re.compile(r"[+-]?[0-9]{1,40}(\.[0-9]{1,255})?([eE][+-]?[0-9]{1,3})?")
 AMOUNT_LIMIT = Decimal(10) ** 15
 TIME_RE = re.compile(
     r"(?P<y>[0-9]{4})-(?P<mo>[0-9]{2})-(?P<d>[0-9]{2})"

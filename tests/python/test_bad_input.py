@@ -27,9 +27,11 @@ again is skipped like any repeated file); a truncated gzip commits nothing (exit
 
 Property-based fuzzing (hypothesis) then throws random mixes of valid events, mutated
 fields, random JSON values and random bytes at the loader (both targets, many examples)
-and, on fewer examples, through ``dbt build`` on DuckDB, checking that every raw line is
-accounted for exactly once; there the classification is also compared with the
-independent reference of the rules (``reference.py``).
+and, as one derandomized batch of native events and Segment calls with extreme numbers and
+odd keys and types in every field, through ``dbt build`` on both targets, checking that the
+build is green and every raw line is accounted for exactly once; there a native event's
+classification is also compared with the independent reference of the rules
+(``reference.py``).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ import gzip
 import hashlib
 import io
 import json
+import re
 import sys
 import uuid
 from dataclasses import dataclass, field
@@ -56,7 +59,6 @@ from conftest import (
     parse_load_summary,
     run_dbt,
     run_funnel_load,
-    write_profiles,
 )
 from crm_funnel.load_cli import main as funnel_load_main
 from hypothesis import HealthCheck, Phase, given, settings
@@ -89,14 +91,27 @@ def _not_json(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+def is_segment_call(obj: dict[str, Any]) -> bool:
+    """A Segment track/identify call (README, source formats), not a native event."""
+    kind = obj.get("type")
+    return (
+        "event_type" not in obj
+        and type(kind) is str
+        and kind.lower() in ("track", "identify")
+        and any(obj.get(name) not in (None, "") for name in ("messageId", "userId", "anonymousId"))
+    )
+
+
 def expected_key(obj: dict[str, Any]) -> str:
     """The event key, written here from the documented rule (not imported from the loader).
 
-    ``event_id`` when it is an integer or a non-empty string (without U+0000/U+0001, which
-    the raw tables cannot hold as a key), else sha256 of the canonical JSON.
+    ``event_id`` (``messageId`` for a Segment call) when it is a non-empty string (without
+    U+0000/U+0001, which the raw tables cannot hold as a key) or, native only, an integer;
+    else sha256 of the canonical JSON.
     """
-    event_id = obj.get("event_id")
-    if type(event_id) is int:
+    segment = is_segment_call(obj)
+    event_id = obj.get("messageId" if segment else "event_id")
+    if type(event_id) is int and not segment:
         return str(event_id)
     if type(event_id) is str and event_id and "\x00" not in event_id and "\x01" not in event_id:
         return event_id
@@ -211,7 +226,7 @@ def segment_call(name: str, properties: bytes, **columns: Any) -> Case:
     line = as_line(call).replace(b'"properties": 0', properties)
     expect = {"email": f"{name.replace('_', '.')}@example.com", "event_at": T0, **columns}
     return Case(
-        name, line, ACTIVITY, columns={"event_type": "purchase", **expect}, key=f"bi-{name}"
+        name, line, ACTIVITY, columns={"event_type": "purchase", **expect}, key=_key_of(line)
     )
 
 
@@ -1042,20 +1057,51 @@ def test_year_zero_is_quarantined_not_a_failed_build(
 
 # --------------------------------------------------------------------------- fuzzing
 
+# JSON numbers no column can hold (json.dumps cannot write them): drawn as a marker string
+# that ``dump`` replaces with the number's text.
+RAW_NUMBER = "\x02raw:"
+RAW_NUMBER_RE = re.compile(r'"\\u0002raw:([^"]*)"')
+EXTREME_NUMBERS = st.sampled_from(
+    [
+        "1e200000",
+        "-1e400",
+        "1e-400",
+        "-1e-20000",
+        "123456789012345678901234567890.123456789",
+        "92233720368547758080",
+        "-0",
+        "1.5e3",
+        "4.9e-324",
+        "1E+308",
+        "999999999999999.9999999",
+    ]
+).map(lambda number: RAW_NUMBER + number)
+# keys that are odd to a JSONPath or SQL (empty, dots, brackets, quotes, NUL)
+ODD_KEYS = st.sampled_from(["", "a.b", "$[0]", "'", '"', "{n}", "\x00", "am\x00ount", "amount "])
 JSON_SCALARS = (
     st.none()
     | st.booleans()
     | st.integers(min_value=-(10**20), max_value=10**20)
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=12)
+    | EXTREME_NUMBERS
+    | st.sampled_from(["12.5", " -3 ", "1e200000", "true", "2026-03-01T10:00:00Z"])
 )
 JSON_VALUES = st.recursive(
     JSON_SCALARS,
     lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4)
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.text(max_size=6) | ODD_KEYS, inner, max_size=4)
     ),
     max_leaves=12,
 )
+
+
+def dump(obj: Any, **options: Any) -> str:
+    """``json.dumps`` with each extreme-number marker replaced by the number itself."""
+    return RAW_NUMBER_RE.sub(lambda match: match[1], json.dumps(obj, **options))
+
+
 EVENT_IDS = st.sampled_from(["f-1", "f-2", "f-3", 7, "7", "", None, True, 1.5]) | st.text(
     max_size=6
 )
@@ -1106,6 +1152,35 @@ EVENT_TIMES = (
     )
     | st.text(max_size=10)
 )
+# the properties the rules read (amounts, currency, Segment's revenue/value/total, ...)
+PROPERTY_VALUES = (
+    JSON_SCALARS | EVENT_TIMES | st.sampled_from(["EUR", " usd ", "manual_override", "sql"])
+)
+PROPERTIES = st.dictionaries(
+    st.sampled_from(
+        [
+            "amount",
+            "currency",
+            "revenue",
+            "value",
+            "total",
+            "score",
+            "sequence_step",
+            "campaign_id",
+            "contract_end",
+            "scheduled_at",
+            "state",
+            "set_by",
+            "bounce_type",
+            "lead_source",
+            "email",
+            "channel",
+        ]
+    )
+    | ODD_KEYS,
+    PROPERTY_VALUES,
+    max_size=5,
+)
 FIELDS: dict[str, st.SearchStrategy[Any]] = {
     "event_id": EVENT_IDS,
     "email": EMAILS,
@@ -1113,28 +1188,56 @@ FIELDS: dict[str, st.SearchStrategy[Any]] = {
     "event_time": EVENT_TIMES,
     "channel": st.sampled_from(["web", " LinkedIn ", "", None]) | st.text(max_size=6),
     "company": st.sampled_from(["Acme", "' or 1=1 --", "<script>alert(1)</script>"]) | JSON_SCALARS,
-    "properties": JSON_VALUES,
+    "industry": st.sampled_from(["SaaS", ""]) | JSON_SCALARS,
+    "properties": PROPERTIES | JSON_VALUES,
+}
+UTM = st.fixed_dictionaries(
+    {},
+    optional={
+        "source": st.sampled_from(["google", " LinkedIn "]) | JSON_SCALARS,
+        "medium": st.sampled_from(["cpc", "email"]) | JSON_SCALARS,
+        "name": st.sampled_from(["cmp-1", ""]) | JSON_SCALARS,
+    },
+)
+SEGMENT_FIELDS: dict[str, st.SearchStrategy[Any]] = {
+    "type": st.sampled_from(["track", "TRACK", "identify"]),
+    "messageId": EVENT_IDS,
+    "userId": st.sampled_from(["u-1", "u-2", ""]) | JSON_SCALARS,
+    "event": st.sampled_from(["Order Completed", "Email Link Clicked", "Trial Started"])
+    | EVENT_TYPES,
+    "timestamp": EVENT_TIMES,
+    "originalTimestamp": EVENT_TIMES,
+    "context": st.fixed_dictionaries(
+        {},
+        optional={
+            "traits": st.fixed_dictionaries({}, optional={"email": EMAILS, "company": JSON_VALUES}),
+            "campaign": UTM | JSON_VALUES,
+        },
+    ),
+    "traits": st.fixed_dictionaries({}, optional={"email": EMAILS, "industry": JSON_SCALARS}),
+    "properties": PROPERTIES | JSON_VALUES,
 }
 
 
 @st.composite
 def event_lines(draw: st.DrawFn) -> bytes:
-    """A native event (each field may be absent, mutated to any JSON value), as one line."""
+    """A native event or a Segment call (each field may be absent, mutated to any JSON
+    value), as one line."""
     obj: dict[str, Any] = {}
-    for name, strategy in FIELDS.items():
+    for name, strategy in draw(st.sampled_from([FIELDS, FIELDS, SEGMENT_FIELDS])).items():
         choice = draw(st.integers(0, 9))
         if choice == 0:
             continue  # absent
         obj[name] = draw(JSON_VALUES if choice == 1 else strategy)
     separators = draw(st.sampled_from([(",", ":"), (", ", ": "), (" ,  ", " : ")]))
-    text = json.dumps(obj, ensure_ascii=draw(st.booleans()), separators=separators)
+    text = dump(obj, ensure_ascii=draw(st.booleans()), separators=separators)
     prefix = draw(st.sampled_from([b"", b"", b" ", b"\t", BOM]))
     suffix = draw(st.sampled_from([b"", b"", b" ", b"\r"]))
     return prefix + text.encode("utf-8") + suffix
 
 
 OTHER_LINES = (
-    JSON_VALUES.map(lambda value: json.dumps(value).encode())
+    JSON_VALUES.map(lambda value: dump(value).encode())
     | st.binary(max_size=40).map(lambda data: data.replace(b"\n", b""))
     | st.sampled_from(
         [
@@ -1296,59 +1399,71 @@ READ_MODELS = (
 )
 
 
-def test_fuzz_through_dbt_build(tmp_path: Path) -> None:
-    """Random batches through the loader and ``dbt build`` on a fresh DuckDB file each.
+def test_fuzz_through_dbt_build(tmp_path: Path, warehouse_profile: ProfileRef) -> None:
+    """Generated records through the loader and ``dbt build`` on each target: the build is
+    green whatever the records hold, and every landed record is exactly one activity or one
+    quarantined record.
 
-    Every landed event is exactly one activity or one quarantined record, with the outcome
-    the independent reference (``reference.classify``) gives.
+    Native events and Segment calls, with extreme numbers (1e200000, -1e400, 1e-400, 30
+    digits), odd keys and any JSON type in every field. Hypothesis draws the batches
+    (derandomized: the same records every run); they go into ONE file, so each target needs
+    one load and one build. A native event's outcome is also the one the independent
+    reference (``reference.classify``) gives, amount included.
     """
-    database = tmp_path / "fuzz.duckdb"
-    profiles_dir = write_profiles(tmp_path / "profiles", "duckdb", path=database)
-    ref = ProfileRef(profiles_dir, "ci", "duckdb", {"path": database})
+    ref = warehouse_profile
     rules = {**PROJECT_VARS, **DBT_VARS}
     seeds = reference.Seeds.load(REPO_ROOT / "seeds")
     as_of = reference.parse_as_of(AS_OF)
-    work = tmp_path / "dbt"  # kept across examples: dbt's partial parsing saves seconds
+    drawn: list[list[bytes]] = []
 
-    # no shrinking: each example is a dbt build (the loader fuzz above shrinks)
-    @settings(max_examples=5, phases=(Phase.generate,), **FUZZ_SETTINGS)
+    @settings(max_examples=15, derandomize=True, phases=(Phase.generate,), **FUZZ_SETTINGS)
     @given(lines=batches())
-    def check(lines: list[bytes]) -> None:
-        for path in (database, database.with_name(database.name + ".wal")):
-            path.unlink(missing_ok=True)
-        source = tmp_path / "batch.ndjson"
-        source.write_bytes(b"\n".join(lines) + b"\n")
-        proc = run_funnel_load(*ref.cli_args(), "--quiet", source)
-        assert proc.returncode == 0, proc.stderr
-        summary = parse_load_summary(proc.stdout.strip())
-        run_dbt(ref, "build", *READ_MODELS, work_dir=work, dbt_vars=DBT_VARS)
+    def draw(lines: list[bytes]) -> None:
+        drawn.append(lines)
 
-        landed = read_landed(ref, str(source.resolve()))
-        check_accounting(lines, landed, load_row(ref, summary["load"]), summary)
-        assert landed.dbt_duplicates == 0
-        assert set(landed.activities) | set(landed.quarantined) == set(landed.events)
-        assert not set(landed.activities) & set(landed.quarantined)
-        for lineno, (key, payload) in landed.events.items():
-            obj = json.loads(payload)
-            want = reference.classify(obj, key, rules, seeds, as_of)
-            if isinstance(want, str):
-                assert lineno in landed.quarantined, (lineno, payload, want)
-                assert landed.quarantined[lineno] == (key, want), (lineno, payload)
-            else:
-                assert lineno in landed.activities, (lineno, payload, want)
-                values = dict(
-                    zip(
-                        ("activity_id", *ACTIVITY_COLUMNS, "event_at"),
-                        landed.activities[lineno],
-                        strict=True,
-                    )
-                )
-                got = (
-                    values["activity_id"],
-                    values["email"],
-                    values["event_type"],
-                    values["event_at"],
-                )
-                assert got == (key, want.email, want.event_type, want.event_at), (lineno, payload)
+    draw()
+    lines = [line for batch in drawn for line in batch]
+    source = tmp_path / "batch.ndjson"
+    source.write_bytes(b"\n".join(lines) + b"\n")
+    proc = run_funnel_load(*ref.cli_args(), "--quiet", source)
+    assert proc.returncode == 0, proc.stderr
+    summary = parse_load_summary(proc.stdout.strip())
+    run_dbt(ref, "build", *READ_MODELS, work_dir=tmp_path, dbt_vars=DBT_VARS)  # no error
 
-    check()
+    landed = read_landed(ref, str(source.resolve()))
+    check_accounting(lines, landed, load_row(ref, summary["load"]), summary)
+    assert landed.dbt_duplicates == 0
+    assert set(landed.activities) | set(landed.quarantined) == set(landed.events)
+    assert not set(landed.activities) & set(landed.quarantined)
+    native = 0
+    for lineno, (key, payload) in landed.events.items():
+        obj = json.loads(payload)
+        if is_segment_call(obj):
+            continue  # the reference implements the native format only
+        native += 1
+        want = reference.classify(obj, key, rules, seeds, as_of)
+        if isinstance(want, str):
+            assert lineno in landed.quarantined, (lineno, payload, want)
+            assert landed.quarantined[lineno] == (key, want), (lineno, payload)
+            continue
+        assert lineno in landed.activities, (lineno, payload, want)
+        values = dict(
+            zip(
+                ("activity_id", *ACTIVITY_COLUMNS, "event_at"),
+                landed.activities[lineno],
+                strict=True,
+            )
+        )
+        got = (values["activity_id"], values["email"], values["event_type"], values["event_at"])
+        assert got == (key, want.email, want.event_type, want.event_at), (lineno, payload)
+        amount = values["amount"]
+        assert (amount is None) == (want.amount is None), (lineno, payload, amount, want.amount)
+        if amount is not None:
+            assert abs(float(amount) - want.amount) <= 1e-6, (lineno, payload)
+    extreme = sum("1e200000" in payload for _, payload in landed.events.values())
+    assert len(lines) >= 200 and native >= 50 and len(landed.events) - native >= 20, (
+        len(lines),
+        native,
+        len(landed.events),
+    )
+    assert extreme >= 10, extreme  # landed records holding 1e200000 (PostgreSQL's numeric cannot)
