@@ -2,8 +2,9 @@
     time (seconds and up to 9 fraction digits optional; digits beyond the 6th,
     a microsecond, are dropped alike on every engine), optionally Z or an offset
     +HH, +HHMM or +HH:MM; a time without offset is UTC. Null when the text is not
-    such a timestamp or names an impossible date or time, never a cast error (the
-    outer case guards every cast). -#}
+    such a timestamp, names an impossible date or time, or its UTC instant falls
+    outside the years 0001-9999 (9999-12-31T23:00-18:00), which clients such as
+    Python cannot read; never a cast error (the outer case guards every cast). -#}
 {% macro iso_timestamp_to_utc(text) -%}
     {%- set iso_date = '^[0-9]{4}-[0-9]{2}-[0-9]{2}' -%}
     {%- set iso_time = '[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]{1,9})?)?' -%}
@@ -21,6 +22,7 @@
     {%- set offset_minutes = 'case when length(' ~ zone_digits ~ ') = 5 then cast(substring(' ~ zone_digits ~ ', 4, 2) as integer) else 0 end' -%}
     {%- set offset_sign = "case when substring(" ~ zone ~ ", 1, 1) = '-' then -1 else 1 end" -%}
     {%- set local_time = "cast(replace(replace(substring(substring(" ~ text ~ ", 1, length(" ~ text ~ ") - length(" ~ zone ~ ")), 1, 26), 'T', ' '), 't', ' ') as " ~ dbt.type_timestamp() ~ ")" -%}
+    {%- set utc = dbt.dateadd('minute', '-1 * (' ~ offset_sign ~ ') * ((' ~ offset_hours ~ ') * 60 + (' ~ offset_minutes ~ '))', local_time) %}
     case when {{ shaped }} then case
         when {{ year }} >= 1
             and {{ month }} between 1 and 12
@@ -35,6 +37,10 @@
             and {{ second }} <= 59
             and {{ offset_hours }} <= 18
             and {{ offset_minutes }} <= 59
-            then {{ dbt.dateadd('minute', '-1 * (' ~ offset_sign ~ ') * ((' ~ offset_hours ~ ') * 60 + (' ~ offset_minutes ~ '))', local_time) }}
+            then case
+                when {{ utc }} between cast('0001-01-01' as {{ dbt.type_timestamp() }})
+                    and cast('9999-12-31 23:59:59.999999' as {{ dbt.type_timestamp() }})
+                    then {{ utc }}
+            end
     end end
 {%- endmacro %}

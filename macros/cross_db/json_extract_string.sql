@@ -13,7 +13,7 @@
 
 {% macro postgres__json_extract_string(document, keys) -%}
     case
-        when jsonb_typeof({{ document }} #> '{ {{- keys | join(",") -}} }') = 'string'
+        when json_typeof({{ document }} #> '{ {{- keys | join(",") -}} }') = 'string'
             then {{ json_extract_text(document, keys) }}
     end
 {%- endmacro %}

@@ -22,6 +22,7 @@ import statistics
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,10 @@ REASONS = (
 TIMESTAMP_REASONS = ("missing event_time", "unparseable event_time", "event_time out of range")
 DAY = dt.timedelta(days=1)
 DATE_PREFIX_RE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
-AMOUNT_RE = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
+# An amount: a JSON number, or a string spelling one (plain or exponent form), rounded to
+# 6 decimals (half away from zero); null when its magnitude is not below 1e15.
+AMOUNT_RE = re.compile(r"[+-]?[0-9]{1,40}(\.[0-9]{1,255})?([eE][+-]?[0-9]{1,3})?")
+AMOUNT_LIMIT = Decimal(10) ** 15
 TIME_RE = re.compile(
     r"(?P<y>[0-9]{4})-(?P<mo>[0-9]{2})-(?P<d>[0-9]{2})"
     r"(?:[Tt ](?P<h>[0-9]{2}):(?P<mi>[0-9]{2})"
@@ -246,11 +250,16 @@ def _stripped(value: Any) -> str | None:
 
 
 def _amount(value: Any) -> float | None:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, str) and AMOUNT_RE.fullmatch(value.strip(WHITESPACE)):
-        return float(value.strip(WHITESPACE))
-    return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    text = value.strip(WHITESPACE) if isinstance(value, str) else str(value)
+    if AMOUNT_RE.fullmatch(text) is None:  # also inf (1e400 as a JSON number)
+        return None
+    number = Decimal(text)
+    if abs(number) >= AMOUNT_LIMIT:
+        return None
+    number = number.quantize(Decimal("0.000001"), ROUND_HALF_UP)
+    return float(number) if abs(number) < AMOUNT_LIMIT else None
 
 
 def _date_prefix(value: Any) -> dt.date | None:

@@ -204,10 +204,7 @@ final as (
 
         -- numerics
         source_position,
-        case
-            when {{ regex_matches('amount_stripped', '^[+-]?[0-9]{1,15}([.][0-9]{1,20})?$') }}
-                then cast(amount_stripped as {{ dbt.type_numeric() }})
-        end as amount,
+        {{ numeric_from_text('amount_stripped') }} as amount,
         case
             when {{ regex_matches('sequence_step_stripped', '^[0-9]{1,9}$') }}
                 then cast(sequence_step_stripped as integer)
