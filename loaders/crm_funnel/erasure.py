@@ -41,7 +41,9 @@ EMAIL_WHITESPACE = " \t\r\n\f"
 _ESCAPE = re.compile(r"\\(?:u([0-9a-fA-F]{4})|([\"\\/bfnrt]))")
 _SIMPLE_ESCAPES = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 # an address: a local part, @, a domain (after case folding, so lower-case)
+_LOCAL_SYMBOLS = "_.!#$%&'*+=?^`{|}~-"  # and letters and digits
 _ADDRESS = re.compile(r"([\w.!#$%&'*+=?^`{|}~-]+)@([\w-]+(?:\.[\w-]+)*)")
+_DOMAIN = re.compile(r"[\w-]+(?:\.[\w-]+)*")
 
 
 def _unescape(match: re.Match[str]) -> str:
@@ -57,6 +59,8 @@ def canonical_text(text: str) -> str:
         text = _ESCAPE.sub(_unescape, text)
         # a surrogate pair written as two escapes is one character
         text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    if text.isascii():  # the common case, and the same result, faster
+        return text.lower()
     return unicodedata.normalize("NFC", text).casefold()
 
 
@@ -77,14 +81,19 @@ def addresses_in(text: str) -> set[str]:
     character (``victim``) with each domain that ends before one (``erase.io``). So
     ``avictim@erase.io`` is another person."""
     text = canonical_text(text)
-    if "@" not in text:
-        return set()
     found = set()
-    for match in _ADDRESS.finditer(text):
-        local, domain = match.group(1), _domain(match.group(2))
-        starts = [0] + [i + 1 for i, c in enumerate(local[:-1]) if not c.isalnum()]
-        ends = [j for j, c in enumerate(domain) if j and not c.isalnum()] + [len(domain)]
-        found.update(f"{local[s:]}@{domain[:e]}" for s in starts for e in ends)
+    at = text.find("@")
+    while at >= 0:
+        start = at  # the local part: back over the characters an address may hold
+        while start and (text[start - 1].isalnum() or text[start - 1] in _LOCAL_SYMBOLS):
+            start -= 1
+        domain = _DOMAIN.match(text, at + 1)
+        if start < at and domain:
+            local, name = text[start:at], _domain(domain.group())
+            starts = [0] + [i + 1 for i, c in enumerate(local[:-1]) if not c.isalnum()]
+            ends = [j for j, c in enumerate(name) if j and not c.isalnum()] + [len(name)]
+            found.update(f"{local[s:]}@{name[:e]}" for s in starts for e in ends)
+        at = text.find("@", at + 1)
     return found
 
 
