@@ -1,21 +1,29 @@
 """Erasure: forget a person everywhere, and never land them again.
 
-``funnel-forget EMAIL...`` deletes every raw event, spreadsheet row (``raw.sheet_rows``)
-and load error that mentions the normalised email, and the person's rows in every table
-dbt built (incremental models and the state-history snapshot keep rows a rebuild does
-not replace), and records a salted SHA-256 tombstone in ``raw.erasures``; the loaders
-skip every record or sheet row that mentions a tombstoned address (counted as
-``erased_skipped``). The next ``dbt build`` rebuilds every model without them. The salt
-lives in ``raw.erasure_salt``, so the tombstones never hold an email in clear.
+``funnel-forget EMAIL...`` works in one transaction on every table of the warehouse (raw
+and every table dbt built, snapshots included). An address is matched decoded and
+normalised (see ``addresses_in``): JSON escapes decoded (``victim\\u0040erase.io``),
+Unicode NFC and case folding, IDN domains in either spelling (``bücher.de`` =
+``xn--bcher-kva.de``), also inside a longer name (``export-victim@erase.io.ndjson``). A
+row with the address in any text column is deleted, except that a file name
+(``source_file``) is rewritten to ``<erased file HASH>``, so the other records of that
+file stay. The person's rows are also deleted by ``contact_id`` (the snapshot keeps only
+that). A salted SHA-256 tombstone goes to ``raw.erasures``; the loaders skip every record
+or sheet row that mentions a tombstoned address (counted as ``erased_skipped``) and store
+such a file's name redacted the same way. The salt lives in ``raw.erasure_salt``, so the
+tombstones never hold an email in clear.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
+import contextlib
 import hashlib
 import re
 import secrets
 import sys
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -29,21 +37,85 @@ if TYPE_CHECKING:
 # what the dbt models strip around an email (staging: strip_whitespace)
 EMAIL_WHITESPACE = " \t\r\n\f"
 
+# JSON string escapes (also decoded in text that is not valid JSON: a bad line)
+_ESCAPE = re.compile(r"\\(?:u([0-9a-fA-F]{4})|([\"\\/bfnrt]))")
+_SIMPLE_ESCAPES = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
+# an address: a local part, @, a domain (after case folding, so lower-case)
+_LOCAL_SYMBOLS = "_.!#$%&'*+=?^`{|}~-"  # and letters and digits
+_ADDRESS = re.compile(r"([\w.!#$%&'*+=?^`{|}~-]+)@([\w-]+(?:\.[\w-]+)*)")
+_DOMAIN = re.compile(r"[\w-]+(?:\.[\w-]+)*")
+
+
+def _unescape(match: re.Match[str]) -> str:
+    code, char = match.groups()
+    if code is not None:
+        return chr(int(code, 16))
+    return _SIMPLE_ESCAPES.get(char, char)
+
+
+def canonical_text(text: str) -> str:
+    """The text with JSON escapes decoded, in Unicode NFC, case-folded."""
+    if "\\" in text:
+        text = _ESCAPE.sub(_unescape, text)
+        # a surrogate pair written as two escapes is one character
+        text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    if text.isascii():  # the common case, and the same result, faster
+        return text.lower()
+    return unicodedata.normalize("NFC", text).casefold()
+
+
+def _domain(domain: str) -> str:
+    """IDN labels (``xn--...``) decoded, so both spellings of a domain are one."""
+    labels = []
+    for label in domain.split("."):
+        if label.startswith("xn--"):
+            with contextlib.suppress(UnicodeError, ValueError):  # else kept as written
+                label = canonical_text(label[4:].encode("ascii").decode("punycode"))
+        labels.append(label)
+    return ".".join(labels)
+
+
+def addresses_in(text: str) -> set[str]:
+    """Every normalised address the text mentions, also inside a longer name: for
+    ``export-victim@erase.io.ndjson``, each local part that starts after a non-alphanumeric
+    character (``victim``) with each domain that ends before one (``erase.io``). So
+    ``avictim@erase.io`` is another person."""
+    text = canonical_text(text)
+    found = set()
+    at = text.find("@")
+    while at >= 0:
+        start = at  # the local part: back over the characters an address may hold
+        while start and (text[start - 1].isalnum() or text[start - 1] in _LOCAL_SYMBOLS):
+            start -= 1
+        domain = _DOMAIN.match(text, at + 1)
+        if start < at and domain:
+            local, name = text[start:at], _domain(domain.group())
+            starts = [0] + [i + 1 for i, c in enumerate(local[:-1]) if not c.isalnum()]
+            ends = [j for j, c in enumerate(name) if j and not c.isalnum()] + [len(name)]
+            found.update(f"{local[s:]}@{name[:e]}" for s in starts for e in ends)
+        at = text.find("@", at + 1)
+    return found
+
 
 def normalize_email(value: Any) -> str | None:
-    """The email as the models normalise it: stripped and lower-cased; None if not a string."""
+    """The address as erasure matches it (see ``addresses_in``); None if it is not one."""
     if not isinstance(value, str):
         return None
-    return value.strip(EMAIL_WHITESPACE).lower() or None
-
-
-# Anything that looks like an address: the tombstones hold salted hashes, not emails, so a
-# record is checked by hashing every address it mentions.
-_EMAIL_LIKE = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+    text = canonical_text(value.strip(EMAIL_WHITESPACE))
+    match = _ADDRESS.fullmatch(text)
+    if match is None:
+        return None
+    return f"{match.group(1)}@{_domain(match.group(2))}"
 
 
 def email_hash(salt: str, email: str) -> str:
     return hashlib.sha256(f"{salt}:{email}".encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def redacted_file(salt: str, name: str) -> str:
+    """What replaces a file name that mentions a forgotten person: stable per name, so the
+    rows of one file still group together."""
+    return f"<erased file {email_hash(salt, name)[:16]}>"
 
 
 def erasure_ddl(schema: str, text_type: str) -> list[str]:
@@ -71,11 +143,14 @@ class Tombstones:
         return bool(self.hashes)
 
     def mentioned_in(self, text: str) -> bool:
-        """Whether any email-like string in the text is a forgotten person's."""
-        return any(
-            email_hash(self.salt, match.group().lower()) in self.hashes
-            for match in _EMAIL_LIKE.finditer(text)
-        )
+        """Whether the text mentions a forgotten person's address (in any spelling)."""
+        return any(email_hash(self.salt, a) in self.hashes for a in addresses_in(text))
+
+    def redact(self, source_file: str) -> str:
+        """The file name as stored: redacted if it mentions a forgotten person."""
+        if self and self.mentioned_in(source_file):
+            return redacted_file(self.salt, source_file)
+        return source_file
 
 
 NO_TOMBSTONES = Tombstones("", frozenset())
@@ -90,16 +165,6 @@ def read_tombstones(backend: Backend) -> Tombstones:
     return backend.transaction("reading the erasure tombstones", work)
 
 
-# What dbt builds keeps data a rebuild does not replace (incremental models recompute
-# only the contacts with new data; the snapshot keeps history), so forgetting also
-# deletes, in every table dbt built: the person's rows (by contact_id, the MD5 of the
-# normalised email, as the models compute it) and every row whose raw JSON, properties or
-# notes (a contacts sheet's free text) mention the email. Other contacts whose activities
-# mentioned the person lose their per-contact incremental rows and get their remaining
-# activities re-stamped (validated_at), so the next build recomputes them from what is left.
-MENTION_COLUMNS = ("payload", "properties", "notes")  # notes: the contacts sheet's free text
-
-
 def contact_id(email: str) -> str:
     return hashlib.md5(email.encode("utf-8", "surrogatepass")).hexdigest()
 
@@ -111,73 +176,165 @@ class Forgotten:
     load_errors_removed: int
     model_rows_removed: int
     sheet_rows_removed: int = 0
+    files_redacted: int = 0
 
     def summary(self) -> str:
         return (
             f"forgot {self.email}: removed {self.events_removed:,} raw events and "
             f"{self.load_errors_removed:,} load errors, {self.model_rows_removed:,} rows of "
-            f"built models, {self.sheet_rows_removed:,} raw sheet rows"
+            f"built models, {self.sheet_rows_removed:,} raw sheet rows; redacted "
+            f"{self.files_redacted:,} file names"
         )
 
 
-def built_tables(execute: Execute, raw_schema: str) -> dict[str, set[str]]:
-    """Column names of every base table outside the raw schema (what dbt built)."""
-    rows = execute(
-        "select c.table_schema, c.table_name, c.column_name"
-        " from information_schema.columns as c"
-        " inner join information_schema.tables as t"
-        " on c.table_schema = t.table_schema and c.table_name = t.table_name"
-        " where t.table_type = 'BASE TABLE'"
-        " and c.table_schema not in (?, 'information_schema', 'pg_catalog')",
-        [raw_schema],
-    )
-    tables: dict[str, set[str]] = {}
-    for schema, table, column in rows:
-        tables.setdefault(f'"{schema}"."{table}"', set()).add(column.lower())
-    return tables
+@dataclass(frozen=True)
+class Table:
+    name: str  # "schema"."table"
+    columns: frozenset[str]
+    text_columns: tuple[str, ...]
 
 
-def forget_in_models(execute: Execute, raw_schema: str, email: str, now: Any) -> int:
-    """Delete the person from every built table; re-stamp contacts that mentioned them."""
-    tables = built_tables(execute, raw_schema)
-    person = contact_id(email)
+# Every table, also those the user may not touch (a missing privilege must stop the
+# erasure, not hide a table: information_schema lists only the tables one may use), and
+# whether the user may erase in it (select, update, delete).
+_TABLES_SQL = {
+    "PostgreSQL": "select n.nspname, c.relname, a.attname,"
+    " a.atttypid in ('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype),"
+    " has_table_privilege(c.oid, 'select') and has_table_privilege(c.oid, 'update')"
+    " and has_table_privilege(c.oid, 'delete')"
+    " from pg_catalog.pg_attribute as a"
+    " inner join pg_catalog.pg_class as c on a.attrelid = c.oid"
+    " inner join pg_catalog.pg_namespace as n on c.relnamespace = n.oid"
+    " where c.relkind in ('r', 'p') and a.attnum > 0 and not a.attisdropped"
+    " and n.nspname not in ('pg_catalog', 'information_schema')"
+    " and left(n.nspname, 3) <> 'pg_' order by a.attnum",
+    "DuckDB": "select c.table_schema, c.table_name, c.column_name, c.data_type = 'VARCHAR',"
+    " true"
+    " from information_schema.columns as c inner join information_schema.tables as t"
+    " on c.table_schema = t.table_schema and c.table_name = t.table_name"
+    " and c.table_catalog = t.table_catalog"
+    " where t.table_type = 'BASE TABLE' and c.table_catalog = current_database()"
+    " and c.table_schema not in ('information_schema', 'pg_catalog')"
+    " order by c.ordinal_position",
+}
+# a text with a character outside ASCII (a Unicode spelling of an address)
+_NON_ASCII = {
+    "PostgreSQL": "{} ~ '[^\\x01-\\x7f]'",
+    "DuckDB": "regexp_matches({}, '[^\\x01-\\x7f]')",
+}
+
+
+def every_table(execute: Execute, kind: str, raw_schema: str) -> list[Table]:
+    """Every table erasure works on: raw and built, but not the tombstones. A table the
+    user may not erase in stops the erasure before anything changes."""
+    columns: dict[str, list[tuple[str, bool]]] = collections.defaultdict(list)
+    denied = set()
+    for schema, table, column, is_text, allowed in execute(_TABLES_SQL[kind]):
+        if schema == raw_schema and table in ("erasures", "erasure_salt"):
+            continue
+        columns[f'"{schema}"."{table}"'].append((column, bool(is_text)))
+        if not allowed:
+            denied.add(f"{schema}.{table}")
+    if denied:
+        names = sorted(denied)
+        raise TerminalError(
+            f"this role may not erase (select, update, delete) in {len(names)} tables "
+            f"({', '.join(names[:3])}{', ...' if len(names) > 3 else ''}); run funnel-forget "
+            "as a member of the eraser role (README: Least privilege); nothing was changed"
+        )
+    return [
+        Table(
+            name,
+            frozenset(c.lower() for c, _ in cols),
+            tuple(c for c, is_text in cols if is_text),
+        )
+        for name, cols in sorted(columns.items())
+    ]
+
+
+def _candidates(kind: str, column: str, email: str) -> tuple[str, list[str]]:
+    """A condition true for every value that may mention the address (the rest are
+    checked in Python): its ASCII spelling, an escape, an IDN label or non-ASCII text."""
+    quoted = f'"{column}"'
+    tests = [f"strpos({quoted}, ?) > 0", f"strpos(lower({quoted}), 'xn--') > 0"]
+    params = ["\\"]
+    if email.isascii():
+        tests.append(f"strpos(lower({quoted}), ?) > 0")
+        params.append(email)
+    tests.append(_NON_ASCII[kind].format(quoted))
+    return "(" + " or ".join(tests) + ")", params
+
+
+def forget_everywhere(
+    execute: Execute, kind: str, tables: list[Table], email: str, salt: str, now: Any
+) -> tuple[collections.Counter[str], int]:
+    """Delete every row that mentions the address (rewrite file names that do), and the
+    person's rows by contact_id; return (rows removed per table, file names redacted)."""
+    found: dict[tuple[str, str], set[str]] = collections.defaultdict(set)
+    person = {contact_id(email)}
     mentioners: set[str] = set()
-    for table, columns in tables.items():
-        for column in MENTION_COLUMNS:
-            if column in columns and "contact_id" in columns:
-                found = execute(
-                    f"select distinct contact_id from {table} where strpos(lower({column}), ?) > 0",
-                    [email],
-                )
-                mentioners.update(row[0] for row in found if row[0] != person)
-    removed = 0
-    for table, columns in tables.items():
-        if "contact_id" in columns:
-            removed += len(
-                execute(f"delete from {table} where contact_id = ? returning 1", [person])
-            )
-        for column in MENTION_COLUMNS:
-            if column in columns:
-                removed += len(
+    for table in tables:
+        if not table.text_columns:
+            continue
+        tests = [_candidates(kind, column, email) for column in table.text_columns]
+        has_id = "contact_id" in table.columns
+        selected = ", ".join(f'"{c}"' for c in table.text_columns)
+        rows = execute(
+            f"select {selected}{', contact_id' if has_id else ''} from {table.name}"
+            f" where {' or '.join(sql for sql, _ in tests)}",
+            [param for _, params in tests for param in params],
+        )
+        for row in rows:
+            for column, value in zip(table.text_columns, row, strict=False):
+                if value is not None and email in addresses_in(value):
+                    found[table.name, column].add(value)
+                    if has_id and column.lower() != "source_file":
+                        (person if column.lower() == "email" else mentioners).add(row[-1])
+    removed: collections.Counter[str] = collections.Counter()
+    for table in tables:
+        if "contact_id" in table.columns:
+            for person_id in sorted(person):
+                removed[table.name] += len(
                     execute(
-                        f"delete from {table} where strpos(lower({column}), ?) > 0 returning 1",
-                        [email],
+                        f"delete from {table.name} where contact_id = ? returning 1", [person_id]
                     )
                 )
-    for other in sorted(mentioners):
-        for table, columns in tables.items():
-            if {"contact_id", "refreshed_at"} <= columns:  # per-contact incremental rows
-                execute(f"delete from {table} where contact_id = ?", [other])
-            if {"contact_id", "validated_at"} <= columns:  # their remaining activities
-                execute(f"update {table} set validated_at = ? where contact_id = ?", [now, other])
-    return removed
+    redacted = set()
+    for (name, column), values in sorted(
+        found.items(), key=lambda item: item[0][1] == "source_file"
+    ):
+        for value in sorted(values):
+            if column.lower() == "source_file":
+                execute(
+                    f'update {name} set "{column}" = ? where "{column}" = ?',
+                    [redacted_file(salt, value), value],
+                )
+                redacted.add(value)
+            else:
+                removed[name] += len(
+                    execute(f'delete from {name} where "{column}" = ? returning 1', [value])
+                )
+    # Contacts whose activities mentioned the person lose their per-contact incremental
+    # rows and get their remaining activities re-stamped (validated_at), so the next
+    # build recomputes them from what is left.
+    for other in sorted(mentioners - person - {None}):
+        for table in tables:
+            if {"contact_id", "refreshed_at"} <= table.columns:
+                execute(f"delete from {table.name} where contact_id = ?", [other])
+            if {"contact_id", "validated_at"} <= table.columns:
+                execute(
+                    f"update {table.name} set validated_at = ? where contact_id = ?", [now, other]
+                )
+    return removed, len(redacted)
 
 
 def forget(backend: Backend, emails: Iterable[str], erased_at: Any) -> list[Forgotten]:
-    """Delete every raw and built row of each email and record its tombstone (one transaction)."""
+    """Erase each (normalised) email everywhere and record its tombstone (one transaction)."""
     s = backend.schema
+    raw = {name: f'"{s}"."{name}"' for name in ("events", "load_errors", "sheet_rows")}
 
     def work(execute: Execute) -> list[Forgotten]:
+        tables = every_table(execute, backend.kind, s)
         salt_rows = execute(f"select salt from {s}.erasure_salt")
         if salt_rows:
             salt = salt_rows[0][0]
@@ -189,22 +346,12 @@ def forget(backend: Backend, emails: Iterable[str], erased_at: Any) -> list[Forg
             digest = email_hash(salt, email)
             if not execute(f"select 1 from {s}.erasures where email_hash = ?", [digest]):
                 execute(f"insert into {s}.erasures values (?, ?)", [digest, erased_at])
-            # any mention counts: the email field, a property, or the text of a bad line
-            events = execute(
-                f"delete from {s}.events where strpos(lower(payload), ?) > 0 returning 1",
-                [email],
+            removed, files = forget_everywhere(
+                execute, backend.kind, tables, email, salt, erased_at
             )
-            errors = execute(
-                f"delete from {s}.load_errors where strpos(lower(raw_text), ?) > 0 returning 1",
-                [email],
-            )
-            # spreadsheet rows (funnel-load --kind ...): the row's JSON holds the cells
-            sheet_rows = execute(
-                f"delete from {s}.sheet_rows where strpos(lower(payload), ?) > 0 returning 1",
-                [email],
-            )
-            modelled = forget_in_models(execute, s, email, erased_at)
-            done.append(Forgotten(email, len(events), len(errors), modelled, len(sheet_rows)))
+            counts = [removed.pop(raw[name], 0) for name in ("events", "load_errors", "sheet_rows")]
+            modelled = sum(n for table, n in removed.items() if not table.startswith(f'"{s}".'))
+            done.append(Forgotten(email, counts[0], counts[1], modelled, counts[2], files))
         return done
 
     return backend.transaction("forgetting", work)
@@ -242,7 +389,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         emails = []
         for raw in args.emails:
             email = normalize_email(raw)
-            if email is None or "@" not in email:
+            if email is None:
                 raise TerminalError(f"{raw!r} is not an email address")
             emails.append(email)
         target = load_target(args.profiles_dir, args.target)

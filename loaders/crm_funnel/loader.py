@@ -881,6 +881,7 @@ def read_to_csv(
     if not bom_checked and first.startswith(_BOM):
         first, skipped = first[len(_BOM) :], len(_BOM)
     is_array = first.lstrip(_JSON_WS)[:1] == b"["
+    source_file = tombstones.redact(load_input.source_file)  # a forgotten person's name
 
     sink = _CsvSink(
         tmpdir,
@@ -888,7 +889,7 @@ def read_to_csv(
         progress,
         tombstones,
         load_id=load_id,
-        source_file=load_input.source_file,
+        source_file=source_file,
         loaded_at=started_at,
         secrets=secrets,
     )
@@ -910,7 +911,7 @@ def read_to_csv(
     progress.records = sink.records
     return Batch(
         load_id=load_id,
-        source_file=load_input.source_file,
+        source_file=source_file,
         source_format=sink.source_format(),
         checksum=source.hexdigest(),
         events_csv=sink.events_csv,
@@ -1455,6 +1456,14 @@ class PostgresBackend(Backend):
                 for stmt in [*self.ddl(), *migrations]:
                     cur.execute(stmt)
             self.con.commit()
+        except self._pg.errors.InsufficientPrivilege:
+            # least privilege: the raw tables belong to raw_owner_role (create_roles)
+            self._rollback()
+            raise TerminalError(
+                f"the tables of schema {s} are missing or out of date and this role may not "
+                "change them: run one funnel-load as a superuser, then "
+                "`dbt run-operation create_roles` (README: Least privilege)"
+            ) from None
         except self._pg.Error as exc:
             self._rollback()
             raise self._error(exc, "creating the raw tables") from None

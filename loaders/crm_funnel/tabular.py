@@ -460,7 +460,7 @@ def read_sheet(
     display = load_input.display
     started_at = utcnow()
     load_id = uuid.uuid4().hex
-    source_file = load_input.source_file
+    source_file = tombstones.redact(load_input.source_file)  # a forgotten person's name
     rows_csv, errors_csv = tmpdir / "rows.csv", tmpdir / "errors.csv"
     rows = errors = erased = max_field = 0
     previous_limit = csv.field_size_limit(FIELD_LIMIT)

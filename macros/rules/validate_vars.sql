@@ -136,6 +136,8 @@
     'transformer_role': 'identifier',
     'bi_role': 'identifier',
     'operator_role': 'identifier',
+    'eraser_role': 'identifier',
+    'raw_owner_role': 'identifier',
     'grant_marts': 'boolean',
 }) -}}
 {%- endmacro %}

@@ -28,7 +28,8 @@ import yaml
 from conftest import PROFILE, ProfileRef, run_dbt, run_funnel_load
 
 AS_OF = "2026-07-01T00:00:00Z"
-KINDS = ("loader", "transformer", "bi", "operator")
+KINDS = ("loader", "transformer", "bi", "operator", "eraser")  # each has a LOGIN member
+GROUPS = (*KINDS, "raw_owner")  # raw_owner has none
 AGGREGATE_MARTS = (
     "rpt_funnel",
     "rpt_channel_effectiveness",
@@ -92,16 +93,16 @@ class Roles:
 
     def __init__(self) -> None:
         suffix = uuid.uuid4().hex[:8]
-        self.group = {kind: f"crm_t{suffix}_{kind}" for kind in KINDS}
+        self.group = {kind: f"crm_t{suffix}_{kind}" for kind in GROUPS}
         self.login = {kind: f"crm_t{suffix}_{kind}_login" for kind in KINDS}
 
     def dbt_vars(self, **extra: Any) -> dict[str, Any]:
         return {f"{kind}_role": name for kind, name in self.group.items()} | extra
 
     def create_logins(self, pg: dict[str, Any]) -> None:
-        """One LOGIN user per group role. The loader and the transformer always act as
-        their group role (``alter role ... set role``), so what they create is owned by
-        the group, not by a person; BI logins just inherit select."""
+        """One LOGIN user per group role but raw_owner. The loader and the transformer
+        always act as their group role (``alter role ... set role``), so what they create
+        is owned by the group, not by a person; the others just inherit privileges."""
         statements = []
         for kind in KINDS:
             login, group = self.login[kind], self.group[kind]
@@ -225,9 +226,13 @@ def expectations() -> dict[str, list[tuple[str, str]]]:
             (read("raw.events"), "ok"),
             (read("raw.loads"), "ok"),
             (insert("raw.events"), "ok"),
-            (delete("raw.events"), "ok"),
-            (create_table("raw"), "ok"),
-            (update("raw.events", "payload"), "denied"),  # raw is append-only
+            (insert("raw.load_errors"), "ok"),
+            (delete("raw.events"), "denied"),  # raw is append-only: erasure is the eraser's
+            (create_table("raw"), "denied"),  # raw_owner owns the raw tables
+            (update("raw.events", "payload"), "denied"),
+            (update("raw.loads", "status"), "denied"),
+            ("alter table raw.events add column probe integer", "denied"),
+            ("drop table raw.load_errors", "denied"),
             ("truncate raw.events", "denied"),
             *[(read(relation), "denied") for relation in [*aggregates, *contacts]],
             (read(staging_view), "denied"),
@@ -255,6 +260,7 @@ def expectations() -> dict[str, list[tuple[str, str]]]:
             (delete("marts.rpt_funnel"), "denied"),
             (create_table("marts"), "denied"),
             (create_table("public"), "denied"),
+            ("create temp table probe_bi (x integer)", "denied"),  # PUBLIC loses TEMP
         ],
         "operator": [
             *[(read(relation), "ok") for relation in [*aggregates, *contacts]],
@@ -262,6 +268,22 @@ def expectations() -> dict[str, list[tuple[str, str]]]:
             (update("marts.dim_contacts", "email"), "denied"),
             (delete("marts.fct_activities"), "denied"),
             (create_table("marts"), "denied"),
+            ("create temp table probe_operator (x integer)", "denied"),
+        ],
+        "eraser": [  # funnel-forget: deletes and rewrites rows in raw and every built table
+            *[(delete(relation), "ok") for relation in ("raw.events", "raw.load_errors")],
+            (update("raw.loads", "source_file"), "ok"),
+            (update("raw.events", "source_file"), "ok"),
+            (insert("raw.erasures"), "ok"),
+            *[(delete(relation), "ok") for relation in [*aggregates, *contacts, intermediate]],
+            (delete("snapshots.snap_contact_states"), "ok"),
+            (update("marts.fct_activities", "source_file"), "ok"),
+            (insert("raw.events"), "denied"),
+            (insert("marts.dim_contacts"), "denied"),
+            (create_table("raw"), "denied"),
+            (create_table("marts"), "denied"),
+            ("alter table raw.events add column probe integer", "denied"),
+            ("truncate raw.events", "denied"),
         ],
     }
 
@@ -340,6 +362,10 @@ def test_each_role_reads_and_writes_only_its_layer(
     )
     assert len(owners) >= 15
     assert {owner for _, owner in owners} == {roles.group["transformer"]}, owners
+    raw_owners = _admin_run(
+        pg, "select distinct tableowner from pg_tables where schemaname = 'raw'"
+    )
+    assert raw_owners == [(roles.group["raw_owner"],)]
 
     wrong = check_matrix(pg, roles)
     assert not wrong, "privileges differ from the role design:\n" + "\n".join(wrong)
@@ -364,31 +390,64 @@ def test_each_role_reads_and_writes_only_its_layer(
         work_dir=tmp_path,
         dbt_vars=build_vars,
     )
-    wrong = check_matrix(pg, roles, ("bi", "operator"))
+    wrong = check_matrix(pg, roles, ("bi", "operator", "eraser"))
     assert not wrong, "privileges after a rebuild of the marts:\n" + "\n".join(wrong)
 
 
-def test_loader_role_creates_the_raw_tables_on_a_fresh_database(
+def test_no_login_owns_the_raw_tables(
     tmp_path: Path, pg_database: dict[str, Any], roles: Roles
 ) -> None:
+    """The loader cannot create, own, update or alter raw tables: an administrator's first
+    load creates them, create_roles hands them to raw_owner (which no login is a member
+    of), then the loader appends, as before."""
     pg = pg_database
     profiles = write_targets(tmp_path / "profiles", pg, roles)
-    create_roles(ProfileRef(profiles, "admin", "postgres", pg), tmp_path, roles)
+    admin = ProfileRef(profiles, "admin", "postgres", pg)
+    create_roles(admin, tmp_path, roles)
     roles.create_logins(pg)
-    load = run_funnel_load(
-        "--profiles-dir",
-        profiles,
-        "--target",
-        "loader",
-        "--quiet",
-        write_events(tmp_path / "events.ndjson", "fresh", 10),
+
+    def load(target: str, name: str) -> Any:
+        events = write_events(tmp_path / f"{name}.ndjson", name, 10)
+        return run_funnel_load("--profiles-dir", profiles, "--target", target, "--quiet", events)
+
+    refused = load("loader", "fresh")  # a fresh database: no raw tables yet
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert len(refused.stderr.splitlines()) == 1, refused.stderr
+    assert "run one funnel-load as a superuser, then `dbt run-operation create_roles`" in (
+        refused.stderr
     )
-    assert load.returncode == 0, load.stderr
+    assert _admin_run(pg, "select count(*) from pg_tables where schemaname = 'raw'") == [(0,)]
+
+    assert load("admin", "first").returncode == 0
+    create_roles(admin, tmp_path, roles)
     owners = _admin_run(pg, "select distinct tableowner from pg_tables where schemaname = 'raw'")
-    assert owners == [(roles.group["loader"],)]
-    # default privileges: the transformer reads what the loader created
+    assert owners == [(roles.group["raw_owner"],)]
+    loaded = load("loader", "second")
+    assert loaded.returncode == 0, loaded.stderr
+    assert _admin_run(pg, "select count(*) from raw.events") == [(20,)]
+    loader = roles.login["loader"]
+    for sql in (
+        update("raw.events", "payload"),
+        "alter table raw.events add column probe integer",
+        delete("raw.events"),
+        create_table("raw"),
+    ):
+        assert attempt(pg, loader, sql) == "denied", sql
+    assert attempt(pg, roles.login["bi"], "create temp table probe (x integer)") == "denied"
     assert attempt(pg, roles.login["transformer"], read("raw.events")) == "ok"
     assert attempt(pg, roles.login["bi"], read("raw.events")) == "denied"
+    # a login made a member of raw_owner would own raw: create_roles refuses that
+    _admin_run(pg, f"grant {roles.group['raw_owner']} to {loader}")
+    proc = run_dbt(
+        admin,
+        "run-operation",
+        "create_roles",
+        work_dir=tmp_path,
+        dbt_vars=roles.dbt_vars(),
+        check=False,
+    )
+    assert proc.returncode != 0
+    assert "must have no members" in proc.stdout + proc.stderr
 
 
 def test_create_roles_does_nothing_on_duckdb(tmp_path: Path, duckdb_profile: ProfileRef) -> None:
@@ -473,6 +532,7 @@ def manifests(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, A
             "grant_marts": True,
             "bi_role": "probe_bi",
             "operator_role": "probe_operator",
+            "eraser_role": "probe_eraser",
             "as_of": AS_OF,
         }
         run_dbt(ref, *args, work_dir=directory, dbt_vars=dbt_vars, artifacts=True)
@@ -498,7 +558,11 @@ def project_nodes(manifest: dict[str, Any]) -> list[dict[str, Any]]:
 def test_every_mart_has_a_tier_and_grants_follow_it(
     manifests: dict[str, dict[str, Any]],
 ) -> None:
-    expected = {"aggregate": {"select": ["probe_bi"]}, "contact": {"select": ["probe_operator"]}}
+    erase = {"delete": ["probe_eraser"], "update": ["probe_eraser"]}  # dbt revokes the rest
+    expected = {
+        "aggregate": {"select": ["probe_bi", "probe_eraser"], **erase},
+        "contact": {"select": ["probe_operator", "probe_eraser"], **erase},
+    }
     tiers = {}
     for node in project_nodes(manifests["postgres"]):
         name, tier, grants = node["name"], access_tier(node), node["config"].get("grants")
