@@ -12,7 +12,8 @@ passes every data test. This gate does that, and only that:
    but not drop by more than var ``quality_max_drop_pct``; a rate may not move by more
    than var ``quality_max_rate_change_pp`` percentage points; ``as_of`` may not be older
    than var ``quality_max_as_of_age_hours`` (null: not checked). The vars are read from
-   ``dbt_project.yml`` (``--project-dir``, ``DBT_PROJECT_DIR`` or the working directory);
+   ``dbt_project.yml`` (``--project-dir``, ``DBT_PROJECT_DIR`` or the working directory)
+   and ``--vars``, which ``funnel-pipeline --vars`` passes on;
 3. the checks run as one Great Expectations suite (``cross_build``) in an ephemeral
    context, with Data Docs under ``--docs-dir`` (default ``target/data_docs``);
 4. a passing run becomes the new baseline; the first run (no baseline) passes and
@@ -40,7 +41,7 @@ from typing import Any
 
 from crm_funnel.connections import connect_duckdb, connect_postgres, one_line
 from crm_funnel.errors import FunnelError, TerminalError
-from crm_funnel.pipeline import _read_yaml_mapping
+from crm_funnel.pipeline import _read_yaml_mapping, parse_vars
 from crm_funnel.profile import DuckDBTarget, Target, add_target_arguments, load_target
 
 PROG = "funnel-quality"
@@ -124,7 +125,8 @@ class Tolerances:
     max_as_of_age_hours: float | None
 
 
-def read_tolerances(project_dir: Path) -> Tolerances:
+def read_tolerances(project_dir: Path, vars_text: str | None = None) -> Tolerances:
+    """The vars of ``dbt_project.yml``, overridden by ``--vars`` as dbt does."""
     project_file = project_dir / "dbt_project.yml"
     if not project_file.is_file():
         raise TerminalError(
@@ -133,7 +135,7 @@ def read_tolerances(project_dir: Path) -> Tolerances:
         )
     project = _read_yaml_mapping(project_file)
     found = project.get("vars")
-    project_vars: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
+    project_vars = {**(found if isinstance(found, Mapping) else {}), **parse_vars(vars_text)}
 
     def number(name: str, nullable: bool = False) -> Any:
         value = project_vars.get(name)
@@ -142,7 +144,7 @@ def read_tolerances(project_dir: Path) -> Tolerances:
         is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
         if not is_number or value < 0 or (nullable and value == 0):  # as var_kinds() says
             kind = "null or a number > 0" if nullable else "a number >= 0"
-            raise TerminalError(f"var {name} = {value!r} in {project_file} must be {kind}")
+            raise TerminalError(f"var {name} = {value!r} must be {kind} ({project_file}, --vars)")
         return float(value)
 
     return Tolerances(
@@ -440,7 +442,8 @@ def build_parser() -> argparse.ArgumentParser:
             "examples:\n"
             "  funnel-quality                      # the default target, after dbt build\n"
             "  funnel-quality --target postgres\n"
-            "  funnel-quality --docs-dir /tmp/dd   # write the Data Docs elsewhere"
+            "  funnel-quality --docs-dir /tmp/dd   # write the Data Docs elsewhere\n"
+            "  funnel-quality --vars '{quality_max_drop_pct: 30}'"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -456,6 +459,10 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         help="the dbt project whose vars set the tolerances "
         "(default: $DBT_PROJECT_DIR or the working directory)",
+    )
+    parser.add_argument(
+        "--vars",
+        help="override vars of dbt_project.yml, as dbt does: '{quality_max_drop_pct: 30}'",
     )
     parser.add_argument("--marts-schema", default="marts", help="default: marts")
     parser.add_argument(
@@ -487,7 +494,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     run_at = dt.datetime.now(dt.timezone.utc)
     try:
         target = load_target(args.profiles_dir, args.target)
-        tolerances = read_tolerances(project_dir.expanduser())
+        tolerances = read_tolerances(project_dir.expanduser(), args.vars)
         measured = measure(target, schemas)
         docs_dir = _prepare_docs_dir(args.docs_dir)
         age = None if measured.as_of is None else (run_at - measured.as_of).total_seconds() / 3600
