@@ -8,37 +8,51 @@ with
 
 counts as (
 
-    select 'fct_activities' as mart, count(distinct contact_id) as contacts
+    select
+        'fct_activities' as mart,
+        count(distinct contact_id) as contacts
     from {{ ref('fct_activities') }}
 
     union all
 
-    select 'rpt_funnel' as mart, coalesce(sum(contacts_current), 0) as contacts
+    select
+        'rpt_funnel' as mart,
+        coalesce(sum(contacts_current), 0) as contacts
     from {{ ref('rpt_funnel') }}
 
     union all
 
-    select 'rpt_channel_effectiveness' as mart, coalesce(sum(contacts_current), 0) as contacts
+    select
+        'rpt_channel_effectiveness' as mart,
+        coalesce(sum(contacts_current), 0) as contacts
     from {{ ref('rpt_channel_effectiveness') }}
 
     union all
 
-    select 'rpt_intent_by_source' as mart, coalesce(sum(contacts), 0) as contacts
+    select
+        'rpt_intent_by_source' as mart,
+        coalesce(sum(contacts), 0) as contacts
     from {{ ref('rpt_intent_by_source') }}
 
     union all
 
-    select 'rpt_funnel_membership' as mart, coalesce(sum(contacts), 0) as contacts
+    select
+        'rpt_funnel_membership' as mart,
+        coalesce(sum(contacts), 0) as contacts
     from {{ ref('rpt_funnel_membership') }}
 
     union all
 
-    select 'rpt_contact_360' as mart, count(*) as contacts
+    select
+        'rpt_contact_360' as mart,
+        count(*) as contacts
     from {{ ref('rpt_contact_360') }}
 
     union all
 
-    select 'fct_lifecycle_transitions' as mart, count(distinct contact_id) as contacts
+    select
+        'fct_lifecycle_transitions' as mart,
+        count(distinct contact_id) as contacts
     from {{ ref('fct_lifecycle_transitions') }}
 
 ),

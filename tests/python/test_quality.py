@@ -126,7 +126,11 @@ def test_quality_gate_compares_each_build_with_the_last_good_one(
         profile,
         "delete from marts.fct_activities where activity_id not in (select activity_id from "
         f"(select activity_id from marts.fct_activities order by activity_id limit {kept}) k)",
-        "update marts.dim_contacts set became_customer_at = became_lead_at "
+        # consistent within the build (stage dates in order, stage Customer): only a
+        # comparison with the last build sees it
+        "update marts.dim_contacts set became_customer_at = coalesce(became_opportunity_at, "
+        "became_sql_at, became_mql_at, became_lead_at), funnel_stage = 'Customer', "
+        "stage_order = 5 "
         "where became_customer_at is null and contact_id in (select contact_id from "
         f"(select contact_id from marts.dim_contacts order by contact_id limit {contacts // 4}) "
         "c)",
