@@ -224,11 +224,15 @@ def plan_checks(
 
 @contextlib.contextmanager
 def _cursor(target: Target, *, read_only: bool) -> Iterator[Any]:
-    """A cursor; a writing one commits when the block ends without an error."""
+    """A cursor; a writing one is one transaction, committed when the block succeeds."""
     if isinstance(target, DuckDBTarget):
         con = connect_duckdb(target, read_only=read_only)
         try:
+            if not read_only:
+                con.begin()
             yield con
+            if not read_only:
+                con.commit()
         finally:
             con.close()
         return
