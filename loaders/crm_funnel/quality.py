@@ -8,7 +8,7 @@ passes every data test. This gate does that, and only that:
 1. it computes a few numbers from the marts (``METRICS``: counts per stage, revenue,
    key rates; no PII column is read) and the age of the build's ``as_of``;
 2. it compares them with the metrics of the last *passing* run, stored in the warehouse
-   in ``<raw_schema>.quality_metrics`` (run time, as_of, metric, value): a count may grow
+   in ``<marts schema>.quality_metrics`` (run time, as_of, metric, value): a count may grow
    but not drop by more than var ``quality_max_drop_pct``; a rate may not move by more
    than var ``quality_max_rate_change_pp`` percentage points; ``as_of`` may not be older
    than var ``quality_max_as_of_age_hours`` (null: not checked). The vars are read from
@@ -291,7 +291,7 @@ class Measured:
 
 def measure(target: Target, schemas: dict[str, str]) -> Measured:
     """This build's metrics and the last passing run's (empty on the first run)."""
-    table = f"{schemas['raw']}.{METRICS_TABLE}"
+    table = f"{schemas['marts']}.{METRICS_TABLE}"
     with _cursor(target, read_only=True) as cur:
         try:
             cur.execute(METRICS_SQL.format(**schemas))
@@ -322,7 +322,7 @@ def record_baseline(
     target: Target, schemas: dict[str, str], measured: Measured, run_at: dt.datetime
 ) -> None:
     """Store this run's metrics: the baseline of the next run."""
-    table = f"{schemas['raw']}.{METRICS_TABLE}"
+    table = f"{schemas['marts']}.{METRICS_TABLE}"
     mark = "?" if isinstance(target, DuckDBTarget) else "%s"
     naive = dict(run_at=run_at.replace(tzinfo=None), as_of=measured.as_of)
     if naive["as_of"] is not None:
@@ -468,11 +468,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--vars",
         help="override vars of dbt_project.yml, as dbt does: '{quality_max_drop_pct: 30}'",
     )
-    parser.add_argument("--marts-schema", default="marts", help="default: marts")
+    parser.add_argument(
+        "--marts-schema",
+        default="marts",
+        help="schema of the marts (default: marts); it also holds the baseline table",
+    )
     parser.add_argument(
         "--raw-schema",
         default="raw",
-        help="schema the loader writes (dbt var raw_schema); holds the baseline table",
+        help="schema the loader writes (dbt var raw_schema)",
     )
     return parser
 

@@ -84,7 +84,7 @@ def baselines(profile: ProfileRef) -> list[tuple[Any, ...]]:
     """(run_at, number of metrics) of each recorded baseline, oldest first."""
     return fetch(
         profile,
-        "select run_at, count(*) from raw.quality_metrics group by run_at order by run_at",
+        "select run_at, count(*) from marts.quality_metrics group by run_at order by run_at",
     )
 
 
