@@ -957,6 +957,8 @@ def rpt_intent_by_source(contacts: list[dict[str, Any]]) -> list[dict[str, Any]]
 class Expected:
     lines: int = 0
     load_errors: int = 0
+    # the distinct bad lines: raw.load_errors stores an identical bad line once
+    load_error_lines: set[bytes] = field(default_factory=set)
     duplicates: int = 0
     landed: int = 0
     quarantined: Counter = field(default_factory=Counter)
@@ -1050,9 +1052,11 @@ def compute(
                 json.dumps(obj, ensure_ascii=False).encode("utf-8")
             except ValueError:
                 expected.load_errors += 1
+                expected.load_error_lines.add(line)
                 continue
             if not isinstance(obj, dict):
                 expected.load_errors += 1
+                expected.load_error_lines.add(line)
                 continue
             key = event_key(obj)
             if key in seen:
