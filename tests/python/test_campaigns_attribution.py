@@ -602,9 +602,10 @@ def test_campaign_performance_and_attribution_match_the_reference(
         if key[:3] == (tie, "sql", "linear")
     )
     tie_touches = [activity for _, activity in tie_sql]
-    assert tie_touches == ["edge-tie-view-in", "edge-tie-sent", "edge-tie-clicked"], tie_touches
+    edge_keys = [f"native:id:edge-tie-{name}" for name in ("view-in", "sent", "clicked")]
+    assert tie_touches == edge_keys, tie_touches  # activity ids are the namespaced event keys
     signal = hashlib.md5(b"signal@edge-attribution.io").hexdigest()
-    signal_sql = (signal, "sql", "last_touch", "edge-signal-intent3")
+    signal_sql = (signal, "sql", "last_touch", "native:id:edge-signal-intent3")
     assert signal_sql not in want_credits  # the converting signal is never a touch
     # Nothing at a conversion instant is a touch: no purchase, deal_closed or booking
     # converts itself.
@@ -616,7 +617,7 @@ def test_campaign_performance_and_attribution_match_the_reference(
         assert (row["touch_channel"], row["credit"]) == ("(no prior touch)", 1.0)
     # cpc leads and cpc spend meet paid_search; an unmapped channel keeps its name.
     cpc = hashlib.md5(b"cpc@edge-attribution.io").hexdigest()
-    cpc_first = want_credits[cpc, "customer", "first_touch", "edge-cpc-view"]
+    cpc_first = want_credits[cpc, "customer", "first_touch", "native:id:edge-cpc-view"]
     assert (cpc_first["touch_channel"], cpc_first["credit"]) == ("paid_search", 1.0)
     march = want_roi["first_touch", "paid_search", dt.date(2026, 3, 1)]
     assert march["spend"] == 400.0 and march["attributed_customers"] >= 1, march
