@@ -17,13 +17,13 @@ with
 
 contacts as (
 
-    select * from {{ ref('dim_contacts') }}
+    select * from {{ ref('int_contacts_joined') }}
 
 ),
 
 activities as (
 
-    select * from {{ ref('fct_activities') }}
+    select * from {{ ref('int_activities_enriched') }}
 
 ),
 

@@ -8,7 +8,7 @@ with
 
 contacts as (
 
-    select * from {{ ref('dim_contacts') }}
+    select * from {{ ref('int_contacts_joined') }}
 
 ),
 
