@@ -13,9 +13,9 @@ entries as (
 
 ),
 
-spend as (
+spend_per_month as (
 
-    select * from {{ ref('int_channel_spend_converted') }}
+    select * from {{ ref('int_channel_spend_monthly') }}
 
 ),
 
@@ -34,18 +34,6 @@ contacts as (
 lifecycle_signals as (
 
     select * from {{ ref('lifecycle_signals') }}
-
-),
-
-spend_per_month as (
-
-    select
-        channel,
-        cast({{ dbt.date_trunc('month', 'spend_date') }} as date) as calendar_month,
-        sum(spend_reporting) as spend
-    from spend
-    where spend_date <= cast({{ as_of_timestamp() }} as date)
-    group by channel, cast({{ dbt.date_trunc('month', 'spend_date') }} as date)
 
 ),
 
