@@ -1,6 +1,6 @@
 {#- The staging model of one sheet kind (rows of sheet_rows with this kind), from
-    its column list: each entry names the JSON cell, the column it becomes (as) and
-    how it is typed. Every text is stripped (empty -> null); then by type:
+    its column list (sheet_columns): each entry names the JSON cell, the column it
+    becomes (as) and how it is typed. Every text is stripped (empty -> null); then by type:
       id, text    as is (an id is listed first)
       lower/upper lower- or upper-cased
       date        parsed as an ISO-8601 date (a timestamp is taken in UTC, then its date)
@@ -9,7 +9,8 @@
                   separators, up to 6 decimals (anything else is null, never guessed)
     A date, timestamp or decimal also keeps its stripped text as text_as. Every row
     also keeps load_id, payload, source_file, row_number and loaded_at. -#}
-{% macro sheet_staging(kind, columns) -%}
+{% macro sheet_staging(kind) -%}
+{%- set columns = sheet_columns(kind) -%}
 {%- set parsed_types = ['date', 'timestamp', 'decimal'] -%}
 {%- set keywords = ['owner', 'role'] -%}
 with

@@ -123,37 +123,18 @@ untouched as (
 
 all_touches as (
 
-    select
-        contact_id,
-        conversion_type,
-        converted_at,
-        conversion_revenue,
-        activity_id,
-        event_type,
-        channel,
-        campaign_id,
-        event_at,
-        days_before_conversion,
-        touch_position,
-        touch_count
-    from ranked
-
-    union all
-
-    select
-        contact_id,
-        conversion_type,
-        converted_at,
-        conversion_revenue,
-        activity_id,
-        event_type,
-        channel,
-        campaign_id,
-        event_at,
-        days_before_conversion,
-        touch_position,
-        touch_count
-    from untouched
+    {%- for touches in ['ranked', 'untouched'] %}
+        select
+            {%- for column in [
+                'contact_id', 'conversion_type', 'converted_at', 'conversion_revenue', 'activity_id',
+                'event_type', 'channel', 'campaign_id', 'event_at', 'days_before_conversion',
+                'touch_position', 'touch_count',
+            ] %}
+                {{ column }}{{ ',' if not loop.last }}
+            {%- endfor %}
+        from {{ touches }}
+        {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
 
 ),
 

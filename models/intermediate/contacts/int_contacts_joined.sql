@@ -31,15 +31,23 @@ lifecycles as (
 
 ),
 
-funnel_stages as (
+stage_tracks as (
 
-    select * from {{ ref('funnel_stages') }}
+    select
+        funnel_stage,
+        stage_order,
+        nurture_track
+    from {{ ref('funnel_stages') }}
 
 ),
 
-lifecycle_states as (
+state_funnels as (
 
-    select * from {{ ref('lifecycle_states') }}
+    select
+        lifecycle_state,
+        lifecycle_funnel,
+        is_contactable
+    from {{ ref('lifecycle_states') }}
 
 ),
 
@@ -69,9 +77,9 @@ final as (
         profiles.lead_source,
         stages.funnel_stage,
         case
-            when suppressions.contact_id is not null or not lifecycle_states.is_contactable
+            when suppressions.contact_id is not null or not state_funnels.is_contactable
                 then '{{ var("opted_out_nurture_track") }}'
-            else funnel_stages.nurture_track
+            else stage_tracks.nurture_track
         end as nurture_track,
         lifecycles.lifecycle_state,
         case
@@ -80,7 +88,7 @@ final as (
                 and lifecycles.last_signal_at
                 >= {{ dbt.dateadd('day', -1 * var('signal_fresh_days'), as_of_timestamp()) }}
                 then 'Signal'
-            else lifecycle_states.lifecycle_funnel
+            else state_funnels.lifecycle_funnel
         end as lifecycle_funnel,
         sheet_contacts.full_name,
         sheet_contacts.phone,
@@ -93,7 +101,7 @@ final as (
         suppressions.reason as suppression_reason,
 
         -- numerics
-        funnel_stages.stage_order,
+        stage_tracks.stage_order,
         scores.lifetime_intent_score,
         scores.intent_score,
         profiles.events_total,
@@ -130,10 +138,10 @@ final as (
         on profiles.contact_id = stages.contact_id
     inner join lifecycles
         on profiles.contact_id = lifecycles.contact_id
-    inner join funnel_stages
-        on stages.funnel_stage = funnel_stages.funnel_stage
-    inner join lifecycle_states
-        on lifecycles.lifecycle_state = lifecycle_states.lifecycle_state
+    inner join stage_tracks
+        on stages.funnel_stage = stage_tracks.funnel_stage
+    inner join state_funnels
+        on lifecycles.lifecycle_state = state_funnels.lifecycle_state
     left join sheet_contacts
         on profiles.contact_id = sheet_contacts.contact_id
     left join suppressions

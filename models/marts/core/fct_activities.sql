@@ -11,21 +11,4 @@
     on_schema_change='append_new_columns',
 ) }}
 
-with
-
-activities as (
-
-    select * from {{ ref('int_activities_enriched') }}
-
-),
-
-final as (
-
-    select * from activities
-    {%- if is_incremental() %}
-        where activities.validated_at > (select max(held.validated_at) from {{ this }} as held)
-    {%- endif %}
-
-)
-
-select * from final
+{{ incremental_copy('int_activities_enriched', 'validated_at') }}

@@ -12,21 +12,4 @@
     on_schema_change='append_new_columns',
 ) }}
 
-with
-
-transitions as (
-
-    select * from {{ ref('int_lifecycle_transitions_detected') }}
-
-),
-
-final as (
-
-    select * from transitions
-    {%- if is_incremental() %}
-        where transitions.refreshed_at > (select max(held.refreshed_at) from {{ this }} as held)
-    {%- endif %}
-
-)
-
-select * from final
+{{ incremental_copy('int_lifecycle_transitions_detected', 'refreshed_at') }}

@@ -5,9 +5,4 @@
     is null, never guessed), the currency stripped and upper-cased. Nothing is
     filtered here; validation happens in int_channel_spend_validated. -#}
 
-{{ sheet_staging('spend', [
-    {'cell': 'date', 'as': 'spend_date', 'type': 'date', 'text_as': 'spend_date_text'},
-    {'cell': 'channel', 'as': 'channel', 'type': 'lower'},
-    {'cell': 'spend', 'as': 'spend', 'type': 'decimal', 'text_as': 'spend_text'},
-    {'cell': 'currency', 'as': 'currency', 'type': 'upper'},
-]) }}
+{{ sheet_staging('spend') }}
