@@ -10,6 +10,10 @@
     conversion is dropped. -#}
 
 {%- set lookback_days = var('attribution_lookback_days') -%}
+{%- set touch_columns = [
+    'contact_id', 'conversion_type', 'converted_at', 'conversion_revenue', 'activity_id', 'event_type',
+    'channel', 'campaign_id', 'event_at', 'days_before_conversion', 'touch_position', 'touch_count',
+] -%}
 
 with
 
@@ -125,13 +129,7 @@ all_touches as (
 
     {%- for touches in ['ranked', 'untouched'] %}
         select
-            {%- for column in [
-                'contact_id', 'conversion_type', 'converted_at', 'conversion_revenue', 'activity_id',
-                'event_type', 'channel', 'campaign_id', 'event_at', 'days_before_conversion',
-                'touch_position', 'touch_count',
-            ] %}
-                {{ column }}{{ ',' if not loop.last }}
-            {%- endfor %}
+            {{ touch_columns | join(',\n            ') }}
         from {{ touches }}
         {% if not loop.last %}union all{% endif %}
     {%- endfor %}

@@ -37,6 +37,14 @@
     'Engaged': 'open_events > 0 or click_events > 0',
     'Cold': 'true',
 } -%}
+{%- set precedence_columns = [] -%}
+{%- set candidates = [] -%}
+{%- for state, rule in state_rules.items() -%}
+    {%- do precedence_columns.append(
+        "max(case when lifecycle_state = '" ~ state ~ "' then precedence end) as " ~ state | lower ~ '_precedence'
+    ) -%}
+    {%- do candidates.append('case when ' ~ rule ~ ' then precedences.' ~ state | lower ~ '_precedence end') -%}
+{%- endfor -%}
 
 with
 
@@ -61,10 +69,7 @@ lifecycle_states as (
 precedences as (
 
     select
-        {%- for state in state_rules %}
-            max(case when lifecycle_state = '{{ state }}' then precedence end) as {{ state | lower }}_precedence
-            {{- ',' if not loop.last }}
-        {%- endfor %}
+        {{ precedence_columns | join(',\n        ') }}
     from lifecycle_states
 
 ),
@@ -302,10 +307,7 @@ flagged as (
     select
         with_spell.*,
         least(
-            {%- for state, rule in state_rules.items() %}
-            case when {{ rule }} then precedences.{{ state | lower }}_precedence end
-            {{- ',' if not loop.last }}
-            {%- endfor %}
+            {{ candidates | join(',\n            ') }}
         ) as rule_precedence
     from with_spell
     cross join precedences

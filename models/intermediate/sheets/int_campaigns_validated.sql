@@ -44,7 +44,7 @@ final as (
 
         -- strings
         {%- for column in sheet_columns('campaigns') if column.type in ['text', 'lower', 'upper'] %}
-        {{ column.as }},
+            {{ column.as }},
         {%- endfor %}
         start_date_text,
         end_date_text,

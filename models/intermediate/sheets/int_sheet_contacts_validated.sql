@@ -40,7 +40,7 @@ final as (
 
         -- strings
         {%- for column in sheet_columns('contacts') if column.type in ['text', 'lower', 'upper'] %}
-        {{ column.as }},
+            {{ column.as }},
         {%- endfor %}
         date_added_text,
         rejection_reason,
