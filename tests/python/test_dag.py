@@ -7,30 +7,26 @@ from __future__ import annotations
 
 import functools
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ProfileRef, run_dbt
+from conftest import TARGET, ProfileRef, run_dbt, write_profiles
 
-# the layers a model of each layer may read ('source' and 'seed' are resource types)
+# the layers a model of each layer may read ('source', 'seed', 'snapshot': resource types)
 ALLOWED = {
     "staging": {"source"},
     "intermediate": {"staging", "intermediate", "seed"},
-    "marts": {"staging", "intermediate", "marts", "seed"},
+    "marts": {"staging", "intermediate", "marts", "seed", "snapshot"},
 }
 
 
 @pytest.fixture(scope="module")
 def manifest(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     work = tmp_path_factory.mktemp("dag")
-    ref = ProfileRef(work, "ci", "duckdb", {})
-    (work / "profiles.yml").write_text(
-        "crm_funnel:\n  target: ci\n  outputs:\n    ci:\n"
-        f"      type: duckdb\n      path: {work / 'never-opened.duckdb'}\n"
-    )
+    path = work / "never-opened.duckdb"  # dbt parse does not connect
+    ref = ProfileRef(write_profiles(work / "profiles", "duckdb", path=path), TARGET, "duckdb", {})
     run_dbt(ref, "parse", work_dir=work, artifacts=True)
-    return json.loads((Path(work) / "target" / "manifest.json").read_text())
+    return json.loads((work / "target" / "manifest.json").read_text())
 
 
 def project_models(manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -67,7 +63,8 @@ def test_every_model_reads_only_the_layers_before_it(manifest: dict[str, Any]) -
     print("DAG depth: {} models (the longest path ends at {})".format(*dag_depth(models)))
     assert {node["fqn"][1] for node in models.values()} == set(ALLOWED)
     wrong = sorted(
-        f"{node['name']} ({node['fqn'][1]}) reads {parent.split('.')[-1]} ({layer(manifest, parent)})"
+        f"{node['name']} ({node['fqn'][1]}) reads"
+        f" {parent.split('.')[-1]} ({layer(manifest, parent)})"
         for node in models.values()
         for parent in node["depends_on"]["nodes"]
         if layer(manifest, parent) not in ALLOWED[node["fqn"][1]]
