@@ -10,18 +10,22 @@
     conversion is dropped. -#}
 
 {%- set lookback_days = var('attribution_lookback_days') -%}
+{%- set touch_columns = [
+    'contact_id', 'conversion_type', 'converted_at', 'conversion_revenue', 'activity_id', 'event_type',
+    'channel', 'campaign_id', 'event_at', 'days_before_conversion', 'touch_position', 'touch_count',
+] -%}
 
 with
 
 contacts as (
 
-    select * from {{ ref('dim_contacts') }}
+    select * from {{ ref('int_contacts_joined') }}
 
 ),
 
 activities as (
 
-    select * from {{ ref('fct_activities') }}
+    select * from {{ ref('int_activities_enriched') }}
 
 ),
 
@@ -123,37 +127,12 @@ untouched as (
 
 all_touches as (
 
-    select
-        contact_id,
-        conversion_type,
-        converted_at,
-        conversion_revenue,
-        activity_id,
-        event_type,
-        channel,
-        campaign_id,
-        event_at,
-        days_before_conversion,
-        touch_position,
-        touch_count
-    from ranked
-
-    union all
-
-    select
-        contact_id,
-        conversion_type,
-        converted_at,
-        conversion_revenue,
-        activity_id,
-        event_type,
-        channel,
-        campaign_id,
-        event_at,
-        days_before_conversion,
-        touch_position,
-        touch_count
-    from untouched
+    {%- for touches in ['ranked', 'untouched'] %}
+        select
+            {{ touch_columns | join(',\n            ') }}
+        from {{ touches }}
+        {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
 
 ),
 

@@ -19,7 +19,7 @@ all_moments as (
 
 transitions as (
 
-    select * from {{ ref('fct_lifecycle_transitions') }}
+    select * from {{ ref('int_lifecycle_transitions_detected') }}
 
 ),
 

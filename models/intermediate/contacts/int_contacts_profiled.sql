@@ -10,18 +10,11 @@
 
 with
 
-activities as (
-
-    select * from {{ ref('fct_activities') }}
-
-),
-
 activities_in_scope as (
 
-    select activities.*
-    from activities
+    select * from {{ ref('int_activities_enriched') }}
     {%- if is_incremental() %}
-        where activities.contact_id in ({{ contacts_with_new_activities('activities') }})
+        where contact_id in ({{ contacts_with_new_activities(ref('int_activities_enriched')) }})
     {%- endif %}
 
 ),

@@ -37,16 +37,10 @@ lifecycles as (
 
 ),
 
-lifecycle_signals as (
-
-    select * from {{ ref('lifecycle_signals') }}
-
-),
-
 complaint_types as (
 
     select distinct event_type
-    from lifecycle_signals
+    from {{ ref('lifecycle_signals') }}
     where signal = 'complaint'
 
 ),

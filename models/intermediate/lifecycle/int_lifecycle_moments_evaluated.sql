@@ -2,7 +2,8 @@
     A moment is an instant with activities (evaluated after all of them) or a
     time-based instant without any: a dormant spell starting, or a spell's
     re-engagement running out. At each moment the cumulative facts so far give
-    the state by the precedence of the lifecycle_states seed; an active manual
+    the state: of the states whose rule holds, the one first in the precedence
+    of the lifecycle_states seed (the seed alone decides the order); an active manual
     override (no engagement, opt-out or resubscribe after it) wins over the
     rules. An opt-out (an override to Unsubscribed included) holds until a later
     resubscribe; a hard bounce disqualifies only a contact who is not a client.
@@ -21,6 +22,30 @@
     'is_hot', 'is_warm', 'is_open', 'is_click', 'is_manual_override',
 ] -%}
 
+{#- The condition of each state's rule; the state is the one of lowest precedence in
+    the lifecycle_states seed whose condition holds (Cold always does). -#}
+{%- set state_rules = {
+    'Unsubscribed': 'last_opted_out_at >= coalesce(last_resubscribed_at, last_opted_out_at)',
+    'VIP': 'is_vip',
+    'Alumni': 'alumni_events > 0',
+    'Customer': 'customer_events > 0',
+    'Disqualified': 'hard_bounce_events > 0 or (is_in_dormant_spell and is_reengagement_exhausted)',
+    'Dormant': 'is_in_dormant_spell',
+    'Hot': 'hot_events > 0',
+    'Warm': 'warm_events > 0 or open_events >= ' ~ var('warm_min_opens')
+        ~ ' or click_events >= ' ~ var('warm_min_clicks'),
+    'Engaged': 'open_events > 0 or click_events > 0',
+    'Cold': 'true',
+} -%}
+{%- set precedence_columns = [] -%}
+{%- set candidates = [] -%}
+{%- for state, rule in state_rules.items() -%}
+    {%- do precedence_columns.append(
+        "max(case when lifecycle_state = '" ~ state ~ "' then precedence end) as " ~ state | lower ~ '_precedence'
+    ) -%}
+    {%- do candidates.append('case when ' ~ rule ~ ' then precedences.' ~ state | lower ~ '_precedence end') -%}
+{%- endfor -%}
+
 with
 
 activities as (
@@ -32,6 +57,20 @@ activities as (
 spells as (
 
     select * from {{ ref('int_dormant_spells_detected') }}
+
+),
+
+lifecycle_states as (
+
+    select * from {{ ref('lifecycle_states') }}
+
+),
+
+precedences as (
+
+    select
+        {{ precedence_columns | join(',\n        ') }}
+    from lifecycle_states
 
 ),
 
@@ -263,28 +302,26 @@ with_spell as (
 
 ),
 
+flagged as (
+
+    select
+        with_spell.*,
+        least(
+            {{ candidates | join(',\n            ') }}
+        ) as rule_precedence
+    from with_spell
+    cross join precedences
+
+),
+
 evaluated as (
 
     select
-        *,
-        case
-            when last_opted_out_at >= coalesce(last_resubscribed_at, last_opted_out_at) then 'Unsubscribed'
-            when is_vip then 'VIP'
-            when alumni_events > 0 then 'Alumni'
-            when customer_events > 0 then 'Customer'
-            when hard_bounce_events > 0 then 'Disqualified'
-            when is_in_dormant_spell and is_reengagement_exhausted then 'Disqualified'
-            when is_in_dormant_spell then 'Dormant'
-            when hot_events > 0 then 'Hot'
-            when
-                warm_events > 0
-                or open_events >= {{ var('warm_min_opens') }}
-                or click_events >= {{ var('warm_min_clicks') }}
-                then 'Warm'
-            when open_events > 0 or click_events > 0 then 'Engaged'
-            else 'Cold'
-        end as rule_state
-    from with_spell
+        flagged.*,
+        lifecycle_states.lifecycle_state as rule_state
+    from flagged
+    left join lifecycle_states
+        on flagged.rule_precedence = lifecycle_states.precedence
 
 ),
 

@@ -17,13 +17,7 @@ with
 
 contacts as (
 
-    select * from {{ ref('dim_contacts') }}
-
-),
-
-activities as (
-
-    select * from {{ ref('fct_activities') }}
+    select * from {{ ref('int_contacts_joined') }}
 
 ),
 
@@ -47,7 +41,7 @@ queue_playbook as (
 
 past_activities as (
 
-    select * from activities
+    select * from {{ ref('int_activities_enriched') }}
     where event_at <= {{ as_of }}
 
 ),
@@ -102,33 +96,25 @@ latest_onboarding as (
 
 ),
 
-reply_waiting as (
+unanswered as (
 
-    select
-        latest_signals.contact_id,
-        'reply_waiting' as queue_type,
-        latest_signals.last_reply_at as detected_at
-    from latest_signals
-    left join latest_actions
-        on latest_signals.contact_id = latest_actions.contact_id
-    where
-        latest_signals.last_reply_at >= {{ lookback_start }}
-        and coalesce(latest_actions.last_touch_at <= latest_signals.last_reply_at, true)
-
-),
-
-complaint as (
-
-    select
-        latest_signals.contact_id,
-        'complaint' as queue_type,
-        latest_signals.last_complaint_at as detected_at
-    from latest_signals
-    left join latest_actions
-        on latest_signals.contact_id = latest_actions.contact_id
-    where
-        latest_signals.last_complaint_at >= {{ lookback_start }}
-        and coalesce(latest_actions.last_override_at <= latest_signals.last_complaint_at, true)
+    {#- a reply no outbound touch answered since, a complaint no manual_override -#}
+    {%- for queue_type, signal_at, answer_at in [
+        ('reply_waiting', 'last_reply_at', 'last_touch_at'),
+        ('complaint', 'last_complaint_at', 'last_override_at'),
+    ] %}
+        select
+            latest_signals.contact_id,
+            '{{ queue_type }}' as queue_type,
+            latest_signals.{{ signal_at }} as detected_at
+        from latest_signals
+        left join latest_actions
+            on latest_signals.contact_id = latest_actions.contact_id
+        where
+            latest_signals.{{ signal_at }} >= {{ lookback_start }}
+            and coalesce(latest_actions.{{ answer_at }} <= latest_signals.{{ signal_at }}, true)
+        {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
 
 ),
 
@@ -254,9 +240,7 @@ reengagement as (
 
 detected as (
 
-    select * from reply_waiting
-    union all
-    select * from complaint
+    select * from unanswered
     union all
     select * from vip_untouched
     union all

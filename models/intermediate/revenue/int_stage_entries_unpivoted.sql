@@ -8,7 +8,7 @@ with
 
 contacts as (
 
-    select * from {{ ref('dim_contacts') }}
+    select * from {{ ref('int_contacts_joined') }}
 
 ),
 
@@ -20,43 +20,18 @@ funnel_stages as (
 
 unpivoted as (
 
-    select
-        contact_id,
-        'Lead' as funnel_stage,
-        became_lead_at as entered_at
-    from contacts
-
-    union all
-
-    select
-        contact_id,
-        'MQL' as funnel_stage,
-        became_mql_at as entered_at
-    from contacts
-
-    union all
-
-    select
-        contact_id,
-        'SQL' as funnel_stage,
-        became_sql_at as entered_at
-    from contacts
-
-    union all
-
-    select
-        contact_id,
-        'Opportunity' as funnel_stage,
-        became_opportunity_at as entered_at
-    from contacts
-
-    union all
-
-    select
-        contact_id,
-        'Customer' as funnel_stage,
-        became_customer_at as entered_at
-    from contacts
+    {%- for stage in ['Lead', 'MQL', 'SQL', 'Opportunity', 'Customer'] %}
+        select
+            contact_id,
+            first_touch_channel,
+            '{{ stage }}' as funnel_stage,
+            lifetime_revenue,
+            became_{{ stage | lower }}_at as entered_at,
+            became_lead_at,
+            became_customer_at
+        from contacts
+        {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
 
 ),
 
@@ -67,21 +42,19 @@ final as (
         unpivoted.contact_id,
 
         -- strings
-        contacts.first_touch_channel,
+        unpivoted.first_touch_channel,
         unpivoted.funnel_stage,
 
         -- numerics
         funnel_stages.stage_order,
-        contacts.lifetime_revenue,
+        unpivoted.lifetime_revenue,
 
         -- timestamps
         unpivoted.entered_at,
-        contacts.became_lead_at,
-        contacts.became_customer_at
+        unpivoted.became_lead_at,
+        unpivoted.became_customer_at
 
     from unpivoted
-    inner join contacts
-        on unpivoted.contact_id = contacts.contact_id
     inner join funnel_stages
         on unpivoted.funnel_stage = funnel_stages.funnel_stage
     where unpivoted.entered_at is not null

@@ -33,30 +33,7 @@ checked as (
 
 ),
 
-ranked as (
-
-    select
-        *,
-        row_number() over (
-            partition by load_id, campaign_id, case when invalid_reason is null then 1 else 0 end
-            order by row_number desc
-        ) as file_recency
-    from checked
-
-),
-
-classified as (
-
-    select
-        *,
-        case
-            when invalid_reason is not null then invalid_reason
-            when file_recency > 1 then 'duplicate campaign_id in file'
-        end as rejection_reason,
-        invalid_reason is null and file_recency = 1 as is_valid
-    from ranked
-
-),
+{{ sheet_rows_classified(['campaign_id'], 'campaign_id') }},
 
 final as (
 
@@ -66,12 +43,9 @@ final as (
         campaign_id,
 
         -- strings
-        campaign_name,
-        goal,
-        channel,
-        status,
-        target_segment,
-        owner,
+        {%- for column in sheet_columns('campaigns') if column.type in ['text', 'lower', 'upper'] %}
+            {{ column.as }},
+        {%- endfor %}
         start_date_text,
         end_date_text,
         rejection_reason,

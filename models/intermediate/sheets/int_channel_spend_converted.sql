@@ -17,17 +17,7 @@ fx_rates as (
 
 ),
 
-ranked as (
-
-    select
-        *,
-        row_number() over (
-            partition by spend_date, raw_channel
-            order by loaded_at desc, load_id desc, row_number desc
-        ) as recency
-    from spend
-
-),
+{{ latest_load_ranked('spend', ['spend_date', 'raw_channel']) }},
 
 final as (
 

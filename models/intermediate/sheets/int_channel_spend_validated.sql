@@ -57,31 +57,7 @@ checked as (
 
 ),
 
-ranked as (
-
-    select
-        *,
-        row_number() over (
-            partition by
-                load_id, spend_date, channel, case when invalid_reason is null then 1 else 0 end
-            order by row_number desc
-        ) as file_recency
-    from checked
-
-),
-
-classified as (
-
-    select
-        *,
-        case
-            when invalid_reason is not null then invalid_reason
-            when file_recency > 1 then 'duplicate date and channel in file'
-        end as rejection_reason,
-        invalid_reason is null and file_recency = 1 as is_valid
-    from ranked
-
-),
+{{ sheet_rows_classified(['spend_date', 'channel'], 'date and channel') }},
 
 final as (
 

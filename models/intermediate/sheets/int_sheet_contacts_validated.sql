@@ -29,30 +29,7 @@ checked as (
 
 ),
 
-ranked as (
-
-    select
-        *,
-        row_number() over (
-            partition by load_id, email, case when invalid_reason is null then 1 else 0 end
-            order by row_number desc
-        ) as file_recency
-    from checked
-
-),
-
-classified as (
-
-    select
-        *,
-        case
-            when invalid_reason is not null then invalid_reason
-            when file_recency > 1 then 'duplicate email in file'
-        end as rejection_reason,
-        invalid_reason is null and file_recency = 1 as is_valid
-    from ranked
-
-),
+{{ sheet_rows_classified(['email'], 'email') }},
 
 final as (
 
@@ -62,19 +39,9 @@ final as (
         {{ surrogate_key(['email']) }} as contact_id,
 
         -- strings
-        email,
-        full_name,
-        phone,
-        company,
-        role,
-        industry,
-        country,
-        timezone,
-        lead_source,
-        lead_status,
-        tags,
-        notes,
-        owner,
+        {%- for column in sheet_columns('contacts') if column.type in ['text', 'lower', 'upper'] %}
+            {{ column.as }},
+        {%- endfor %}
         date_added_text,
         rejection_reason,
         payload,

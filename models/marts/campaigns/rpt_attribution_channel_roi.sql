@@ -1,7 +1,7 @@
 {#- Attributed ROAS and CPA: one row per attribution model, channel and
     calendar month (UTC) with the SQL and customer conversions and the revenue
     the model credits to the channel's touches (rpt_attribution, by the month
-    of the conversion) beside the channel's spend (int_channel_spend_converted,
+    of the conversion) beside the channel's spend (int_channel_spend_monthly,
     grouped channels, reporting currency). A month appears under every model
     when the channel has spend or attributed conversions in it; everything is
     counted up to as_of. -#}
@@ -16,21 +16,9 @@ attribution as (
 
 ),
 
-spend as (
-
-    select * from {{ ref('int_channel_spend_converted') }}
-
-),
-
 spend_per_month as (
 
-    select
-        channel,
-        cast({{ dbt.date_trunc('month', 'spend_date') }} as date) as calendar_month,
-        sum(spend_reporting) as spend
-    from spend
-    where spend_date <= cast({{ as_of_timestamp() }} as date)
-    group by channel, cast({{ dbt.date_trunc('month', 'spend_date') }} as date)
+    select * from {{ ref('int_channel_spend_monthly') }}
 
 ),
 

@@ -10,9 +10,13 @@ activities as (
 
 ),
 
-lifecycle_signals as (
+appointment_signals as (
 
-    select * from {{ ref('lifecycle_signals') }}
+    select
+        event_type,
+        signal
+    from {{ ref('lifecycle_signals') }}
+    where signal in ('appointment', 'appointment_held', 'appointment_no_show')
 
 ),
 
@@ -29,11 +33,10 @@ signalled_activities as (
         activities.contact_id,
         activities.event_at,
         activities.scheduled_at,
-        lifecycle_signals.signal
+        appointment_signals.signal
     from activities
-    inner join lifecycle_signals
-        on activities.event_type = lifecycle_signals.event_type
-    where lifecycle_signals.signal in ('appointment', 'appointment_held', 'appointment_no_show')
+    inner join appointment_signals
+        on activities.event_type = appointment_signals.event_type
 
 ),
 

@@ -17,9 +17,11 @@ activities as (
 
 ),
 
-lifecycle_signals as (
+revenue_types as (
 
-    select * from {{ ref('lifecycle_signals') }}
+    select event_type
+    from {{ ref('lifecycle_signals') }}
+    where signal = 'revenue'
 
 ),
 
@@ -114,9 +116,8 @@ purchase_summaries as (
         activities.contact_id,
         count(*) as purchases
     from activities
-    inner join lifecycle_signals
-        on activities.event_type = lifecycle_signals.event_type
-    where lifecycle_signals.signal = 'revenue'
+    inner join revenue_types
+        on activities.event_type = revenue_types.event_type
     group by activities.contact_id
 
 ),

@@ -19,9 +19,11 @@ nurture_tracks as (
 
 ),
 
-lifecycle_states as (
+contactable_states as (
 
-    select * from {{ ref('lifecycle_states') }}
+    select lifecycle_state
+    from {{ ref('lifecycle_states') }}
+    where is_contactable
 
 ),
 
@@ -43,11 +45,10 @@ scheduled as (
     from contacts
     inner join nurture_tracks
         on contacts.nurture_track = nurture_tracks.nurture_track
-    inner join lifecycle_states
-        on contacts.lifecycle_state = lifecycle_states.lifecycle_state
+    inner join contactable_states
+        on contacts.lifecycle_state = contactable_states.lifecycle_state
     where
         contacts.nurture_track != '{{ var("opted_out_nurture_track") }}'
-        and lifecycle_states.is_contactable
         and nurture_tracks.cadence_days is not null
 
 ),

@@ -13,9 +13,9 @@ entries as (
 
 ),
 
-spend as (
+spend_per_month as (
 
-    select * from {{ ref('int_channel_spend_converted') }}
+    select * from {{ ref('int_channel_spend_monthly') }}
 
 ),
 
@@ -31,21 +31,11 @@ contacts as (
 
 ),
 
-lifecycle_signals as (
+revenue_types as (
 
-    select * from {{ ref('lifecycle_signals') }}
-
-),
-
-spend_per_month as (
-
-    select
-        channel,
-        cast({{ dbt.date_trunc('month', 'spend_date') }} as date) as calendar_month,
-        sum(spend_reporting) as spend
-    from spend
-    where spend_date <= cast({{ as_of_timestamp() }} as date)
-    group by channel, cast({{ dbt.date_trunc('month', 'spend_date') }} as date)
+    select event_type
+    from {{ ref('lifecycle_signals') }}
+    where signal = 'revenue'
 
 ),
 
@@ -109,13 +99,11 @@ revenue_per_month as (
         cast({{ dbt.date_trunc('month', 'activities.event_at') }} as date) as calendar_month,
         sum(activities.amount_reporting) as revenue
     from activities
-    inner join lifecycle_signals
-        on activities.event_type = lifecycle_signals.event_type
+    inner join revenue_types
+        on activities.event_type = revenue_types.event_type
     inner join contacts
         on activities.contact_id = contacts.contact_id
-    where
-        lifecycle_signals.signal = 'revenue'
-        and activities.event_at <= {{ as_of_timestamp() }}
+    where activities.event_at <= {{ as_of_timestamp() }}
     group by
         contacts.first_touch_channel,
         cast({{ dbt.date_trunc('month', 'activities.event_at') }} as date)
