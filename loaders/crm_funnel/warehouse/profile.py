@@ -289,6 +289,19 @@ def load_target(
     return _typed_target(config, target, profiles_file)
 
 
+def load_postgres_target(
+    profiles_dir: str | os.PathLike[str] | None, target: str | None
+) -> PostgresTarget:
+    """``load_target`` for a command that needs PostgreSQL (a one-line error otherwise)."""
+    found = load_target(profiles_dir, target)
+    if not isinstance(found, PostgresTarget):
+        raise TerminalError(
+            f"target {found.target!r} is a {found.describe()}, not PostgreSQL: "
+            "pass a target of type postgres"
+        )
+    return found
+
+
 def _typed_target(config: Mapping[str, Any], target: str, profiles_file: Path) -> Target:
     where = f"{profiles_file}: target '{target}'"
     kind = str(config.get("type", "")).strip().lower()

@@ -5,10 +5,13 @@ Shared by ``funnel-load`` (writes ``raw``) and ``funnel-report`` (reads the mart
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from crm_funnel.errors import TerminalError, TransientError
-from crm_funnel.profile import DuckDBTarget, PostgresTarget, Target
+from crm_funnel.warehouse.profile import DuckDBTarget, PostgresTarget, Target
 
 
 def one_line(exc: BaseException) -> str:
@@ -94,7 +97,8 @@ def query_all(target: Target, sql: str) -> list[tuple[Any, ...]]:
 
         con = connect_duckdb(target, read_only=True)
         try:
-            return con.execute(sql).fetchall()
+            rows: list[tuple[Any, ...]] = con.execute(sql).fetchall()
+            return rows
         except duckdb.CatalogException as exc:
             raise _not_built(exc, target) from None
         finally:
@@ -105,7 +109,8 @@ def query_all(target: Target, sql: str) -> list[tuple[Any, ...]]:
     try:
         with con.cursor() as cur:
             cur.execute(sql)
-            return cur.fetchall()
+            found: list[tuple[Any, ...]] = cur.fetchall()
+            return found
     except psycopg2.errors.UndefinedTable as exc:
         raise _not_built(exc, target) from None
     finally:
@@ -114,3 +119,97 @@ def query_all(target: Target, sql: str) -> list[tuple[Any, ...]]:
 
 def _not_built(exc: BaseException, target: Target) -> TerminalError:
     return TerminalError(f"{one_line(exc)} in {target.describe()}: run dbt build first")
+
+
+def missing_relation_errors(target: Target) -> tuple[type[BaseException], ...]:
+    if isinstance(target, DuckDBTarget):
+        import duckdb
+
+        return (duckdb.CatalogException,)
+    import psycopg2.errors
+
+    return (psycopg2.errors.UndefinedTable, psycopg2.errors.InvalidSchemaName)
+
+
+def query_optional(target: Target, sql: str, application_name: str) -> list[tuple[Any, ...]] | None:
+    """Rows of ``sql``, or ``None`` when a table it reads does not exist (yet).
+
+    Connection problems raise the same one-line ``FunnelError`` as the other commands.
+    """
+    if isinstance(target, DuckDBTarget):
+        if not target.path.exists():
+            if not target.path.parent.is_dir():
+                connect_duckdb(target)  # raises the one-line "directory does not exist"
+            return None
+        con = connect_duckdb(target, read_only=True)
+        try:
+            rows: list[tuple[Any, ...]] = con.execute(sql).fetchall()
+            return rows
+        except missing_relation_errors(target):
+            return None
+        finally:
+            con.close()
+    con = connect_postgres(target, application_name=application_name)
+    try:
+        con.set_session(readonly=True, autocommit=True)
+        with con.cursor() as cur:
+            cur.execute(sql)
+            found: list[tuple[Any, ...]] = cur.fetchall()
+            return found
+    except missing_relation_errors(target):
+        return None
+    finally:
+        con.close()
+
+
+Rows = tuple[list[str], list[tuple[Any, ...]]]
+
+
+@dataclass(frozen=True)
+class Session:
+    """An open read-only connection: ``run(sql, params)`` (``?`` placeholders) returns
+    (column names, rows); ``catalog_sql`` lists (schema, table) of the two ``?`` schemas."""
+
+    run: Callable[[str, Sequence[Any]], Rows]
+    catalog_sql: str
+
+
+# Every engine difference of the dashboard is in this one function (how to open a read-only
+# connection, the placeholder style, where the catalog is).
+@contextmanager
+def read_only_session(target: Target, application_name: str) -> Iterator[Session]:
+    """A read-only connection to ``target``, closed at the end.
+
+    On PostgreSQL the catalog is ``pg_catalog``, which lists a table whatever the login
+    may read (``information_schema`` hides tables without privileges, which would make an
+    unreadable mart look "not built").
+    """
+    if isinstance(target, DuckDBTarget):
+        con = connect_duckdb(target, read_only=True)
+
+        def run(sql: str, params: Sequence[Any]) -> Rows:
+            cursor = con.execute(sql, list(params))
+            return [d[0] for d in cursor.description], cursor.fetchall()
+
+        catalog_sql = (
+            "select table_schema, table_name from information_schema.tables "
+            "where table_schema in (?, ?)"
+        )
+    else:
+        con = connect_postgres(target, application_name=application_name)
+        con.set_session(readonly=True, autocommit=True)
+
+        def run(sql: str, params: Sequence[Any]) -> Rows:
+            with con.cursor() as cursor:
+                cursor.execute(sql.replace("?", "%s"), list(params))
+                return [d[0] for d in cursor.description], cursor.fetchall()
+
+        catalog_sql = (
+            "select n.nspname, c.relname from pg_catalog.pg_class c "
+            "join pg_catalog.pg_namespace n on n.oid = c.relnamespace "
+            "where n.nspname in (?, ?) and c.relkind in ('r', 'p', 'v', 'm', 'f')"
+        )
+    try:
+        yield Session(run, catalog_sql)
+    finally:
+        con.close()

@@ -40,9 +40,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from crm_funnel.connections import connect_duckdb, connect_postgres, one_line
 from crm_funnel.errors import FunnelError, TerminalError
-from crm_funnel.profile import DuckDBTarget, Target, add_target_arguments, load_target
+from crm_funnel.warehouse.connections import connect_duckdb, connect_postgres, one_line
+from crm_funnel.warehouse.profile import DuckDBTarget, Target, add_target_arguments, load_target
 
 if TYPE_CHECKING:
     import pandas as pd
