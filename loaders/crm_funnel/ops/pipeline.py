@@ -402,6 +402,9 @@ def step_quality(ctx: Context, summary: Summary) -> Step:
         ctx.raw_schema,
         "--marts-schema",
         ctx.marts_schema,
+        "--project-dir",
+        str(ctx.project_dir),
+        *(["--vars", ctx.vars_text] if ctx.vars_text else []),
     ]
     code, lines = run_process(ctx, command)
     for line in lines:

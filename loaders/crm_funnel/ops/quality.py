@@ -1,28 +1,28 @@
-"""``funnel-quality``: Great Expectations suites on the marts, run after every build.
+"""``funnel-quality``: the cross-build gate, run after every build.
 
-Each mart of the configured target is read into a pandas DataFrame (only the columns its
-suite checks, so PII columns are never read) and validated with a Great Expectations
-ephemeral context: nothing is written to a GX project, nothing goes to the network, and
-Data Docs (HTML) are written under ``--docs-dir`` (default ``target/data_docs``).
+dbt's data tests say what must hold inside one build (keys, ranges, reconciliation).
+What they cannot say is how this build compares with the last good one: a feed that
+silently lost 40% of its events, or a conversion rate that jumped overnight, still
+passes every data test. This gate does that, and only that:
 
-The suites are declared in ``SUITES``: one ``Suite`` entry per mart, plus a
-``reconciliation`` suite on a one-row summary frame (every raw event and every contact
-imported from the contacts sheet is an activity, a duplicate or quarantined; every contact
-is counted once in each funnel mart). A new mart gets its gate by adding one entry, e.g.::
+1. it computes a few numbers from the marts (``METRICS``: counts per stage, revenue,
+   key rates; no PII column is read) and the age of the build's ``as_of``;
+2. it compares them with the metrics of the last *passing* run, stored in the warehouse
+   in ``<marts schema>.quality_metrics`` (run time, as_of, metric, value): a count may grow
+   but not drop by more than var ``quality_max_drop_pct``; a rate may not move by more
+   than var ``quality_max_rate_change_pp`` percentage points; ``as_of`` may not be older
+   than var ``quality_max_as_of_age_hours`` (null: not checked). The vars are read from
+   ``dbt_project.yml`` (``--project-dir``, ``DBT_PROJECT_DIR`` or the working directory)
+   and ``--vars``, which ``funnel-pipeline --vars`` passes on;
+3. the checks run as one Great Expectations suite (``cross_build``) in an ephemeral
+   context, with Data Docs under ``--docs-dir`` (default ``target/data_docs``);
+4. a passing run becomes the new baseline; the first run (no baseline) passes and
+   records one.
 
-    Suite(
-        "rpt_channel_month",
-        key=("channel", "calendar_month"),
-        non_negative=("leads", "customers"),
-        non_negative_where_set=("spend", "cac"),
-        rates=("lead_to_mql_rate",),
-        at_least=(("leads", "customers"),),
-    )
-
-Output: one ``PASS``/``FAIL`` line per suite, and under a ``FAIL`` one line per failed
-expectation (column, expectation, observed values). Exit status 0 when every suite
-passes, 1 when any fails, 2 (with one ``funnel-quality: error: ...`` line) when the
-profile, target or database is wrong or the marts are not built.
+Output: ``PASS cross_build (...)`` or ``FAIL cross_build (...)`` and under it one line
+per failed check (metric, previous, current, change, tolerance). Exit status 0 on pass,
+1 on a failed check, 2 (with one ``funnel-quality: error: ...`` line) when the profile,
+target, project vars or database are wrong or the marts are not built.
 """
 
 from __future__ import annotations
@@ -34,557 +34,228 @@ import logging
 import os
 import sys
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from crm_funnel.errors import FunnelError, TerminalError
+from crm_funnel.ops.dbt import parse_vars
+from crm_funnel.ops.dbt import read_yaml_mapping as _read_yaml_mapping
 from crm_funnel.warehouse.connections import connect_duckdb, connect_postgres, one_line
 from crm_funnel.warehouse.profile import DuckDBTarget, Target, add_target_arguments, load_target
 
-if TYPE_CHECKING:
-    import pandas as pd
-
 PROG = "funnel-quality"
+SUITE = "cross_build"
+SUITES = (SUITE,)
 DEFAULT_DOCS_DIR = Path("target") / "data_docs"
-SHOWN_VALUES = 5
-
-
-# --------------------------------------------------------------------------- the suites
-
-
-@dataclass(frozen=True)
-class NonIncreasing:
-    """``column`` never grows from one row to the next in ``order_by`` order (per partition)."""
-
-    column: str
-    order_by: str
-    partition_by: tuple[str, ...] = ()
-
-    @property
-    def step_column(self) -> str:
-        """Name of the derived column: the increase over the previous row (must be <= 0)."""
-        return f"{self.column}_increase"
+METRICS_TABLE = "quality_metrics"
+AS_OF_AGE = "as_of_age_hours"
 
 
 @dataclass(frozen=True)
-class Suite:
-    """The expectations of one mart (or of a summary ``query``), declared as data.
-
-    ``key``          unique (jointly when several columns) and not null;
-    ``not_null``     never null;
-    ``non_negative`` not null and >= 0 (counts, amounts);
-    ``non_negative_where_set`` >= 0 where not null (null = unknown or nothing to divide by);
-    ``rates``        in [0, 1] where not null (null = nothing to divide by);
-    ``non_increasing`` funnel counts that must not grow from stage to stage;
-    ``at_least``     (a, b): a >= b on every row where both are set;
-    ``equal``        (a, b): a = b on every row;
-    ``computed``     extra columns as SQL expressions (``{marts}`` etc. are substituted);
-    ``min_rows``     the frame has at least this many rows;
-    ``relation``     the table to read (default ``{marts}.<name>``);
-    ``query``        a whole SQL query instead of ``relation`` (for summary frames).
-    """
+class Metric:
+    """One number per build: a ``count`` (may grow, may not drop much) or a ``rate``
+    (a share in [0, 1] that may not move much either way)."""
 
     name: str
-    description: str = ""
-    key: tuple[str, ...] = ()
-    not_null: tuple[str, ...] = ()
-    non_negative: tuple[str, ...] = ()
-    non_negative_where_set: tuple[str, ...] = ()
-    rates: tuple[str, ...] = ()
-    non_increasing: tuple[NonIncreasing, ...] = ()
-    at_least: tuple[tuple[str, str], ...] = ()
-    equal: tuple[tuple[str, str], ...] = ()
-    computed: tuple[tuple[str, str], ...] = ()
-    min_rows: int = 0
-    relation: str = ""
-    query: str = ""
-
-    def columns(self) -> list[str]:
-        """The stored columns the suite reads, in first-use order."""
-        names: list[str] = [
-            *self.key,
-            *self.not_null,
-            *self.non_negative,
-            *self.non_negative_where_set,
-            *self.rates,
-        ]
-        for rule in self.non_increasing:
-            names += [*rule.partition_by, rule.order_by, rule.column]
-        for a, b in (*self.at_least, *self.equal):
-            names += [a, b]
-        computed = {name for name, _ in self.computed}
-        return [n for n in dict.fromkeys(names) if n not in computed]
-
-    def sql(self, schemas: dict[str, str]) -> str:
-        if self.query:
-            return self.query.format(**schemas)
-        select = list(self.columns()) + [
-            f"{expression} as {name}" for name, expression in self.computed
-        ]
-        relation = self.relation or f"{{marts}}.{self.name}"
-        return f"select {', '.join(select) or '*'} from {relation}".format(**schemas)
+    kind: str
+    description: str
 
 
-STAGE_DATES = (
-    "became_lead_at",
-    "became_mql_at",
-    "became_sql_at",
-    "became_opportunity_at",
-    "became_customer_at",
+METRICS: tuple[Metric, ...] = (
+    Metric("raw_events", "count", "raw events landed"),
+    Metric("activities", "count", "valid, deduplicated events (fct_activities)"),
+    Metric("contacts", "count", "contacts, every one a Lead (dim_contacts)"),
+    Metric("mqls", "count", "contacts that reached MQL"),
+    Metric("sqls", "count", "contacts that reached SQL"),
+    Metric("opportunities", "count", "contacts that reached Opportunity"),
+    Metric("customers", "count", "contacts that became a Customer"),
+    Metric("revenue", "count", "lifetime revenue of all contacts, reporting currency"),
+    Metric("quarantine_rate", "rate", "quarantined raw events / raw events"),
+    Metric("lead_to_mql_rate", "rate", "MQLs / contacts"),
+    Metric("lead_to_customer_rate", "rate", "customers / contacts"),
 )
 
-CAMPAIGN_EMAIL_METRICS = (
-    "sent",
-    "delivered",
-    "opened",
-    "clicked",
-    "replied",
-    "bounced",
-    "complained",
-    "unsubscribed",
-)
-CAMPAIGN_EMAIL_RATES = (
-    "delivery_rate",
-    "open_rate",
-    "click_rate",
-    "click_to_open_rate",
-    "reply_rate",
-    "bounce_rate",
-    "complaint_rate",
-    "unsubscribe_rate",
-)
-
-RECONCILIATION_SQL = """
+METRICS_SQL = """
 with
 raw_events as (select count(*) as n from {raw}.events),
-activities as (select count(*) as n from {marts}.fct_activities),
-duplicates as (
-    select count(*) as n from {intermediate}.int_events_validated where is_duplicate
-),
 quarantined as (select count(*) as n from {marts}.fct_quarantined_events),
-imported_contacts as (
-    select count(*) as n from {intermediate}.int_sheet_contacts_imported
-),
-contacts as (select count(*) as n from {marts}.dim_contacts),
-contacts_with_activities as (
-    select count(distinct contact_id) as n from {marts}.fct_activities
-),
-funnel as (
-    select cast(coalesce(sum(contacts_current), 0) as bigint) as n from {marts}.rpt_funnel
-),
-channel_funnel as (
-    select cast(coalesce(sum(contacts_current), 0) as bigint) as n
-    from {marts}.rpt_channel_effectiveness
-),
-lead_sources as (
-    select cast(coalesce(sum(contacts), 0) as bigint) as n from {marts}.rpt_intent_by_source
-),
-memberships as (
-    select cast(coalesce(sum(contacts), 0) as bigint) as n from {marts}.rpt_funnel_membership
-),
-stories as (select count(*) as n from {marts}.rpt_contact_360),
-transitioned as (
-    select count(distinct contact_id) as n from {marts}.fct_lifecycle_transitions
+activities as (select count(*) as n from {marts}.fct_activities),
+contacts as (
+    select
+        count(*) as contacts,
+        count(became_mql_at) as mqls,
+        count(became_sql_at) as sqls,
+        count(became_opportunity_at) as opportunities,
+        count(became_customer_at) as customers,
+        coalesce(sum(lifetime_revenue), 0) as revenue,
+        max(state_as_of) as as_of
+    from {marts}.dim_contacts
 )
 select
     raw_events.n as raw_events,
-    imported_contacts.n as imported_contacts,
-    raw_events.n + imported_contacts.n as raw_events_and_imported_contacts,
     activities.n as activities,
-    duplicates.n as duplicates,
-    quarantined.n as quarantined,
-    activities.n + duplicates.n + quarantined.n as activities_duplicates_quarantined,
-    contacts.n as contacts,
-    contacts_with_activities.n as contacts_with_activities,
-    funnel.n as contacts_in_rpt_funnel,
-    channel_funnel.n as contacts_in_rpt_channel_effectiveness,
-    lead_sources.n as contacts_in_rpt_intent_by_source,
-    memberships.n as contacts_in_rpt_funnel_membership,
-    stories.n as contacts_in_rpt_contact_360,
-    transitioned.n as contacts_with_transitions
+    contacts.contacts,
+    contacts.mqls,
+    contacts.sqls,
+    contacts.opportunities,
+    contacts.customers,
+    contacts.revenue,
+    cast(quarantined.n as double precision) / nullif(raw_events.n, 0) as quarantine_rate,
+    cast(contacts.mqls as double precision) / nullif(contacts.contacts, 0) as lead_to_mql_rate,
+    cast(contacts.customers as double precision) / nullif(contacts.contacts, 0)
+        as lead_to_customer_rate,
+    contacts.as_of
 from raw_events
-cross join activities
-cross join duplicates
 cross join quarantined
-cross join imported_contacts
+cross join activities
 cross join contacts
-cross join contacts_with_activities
-cross join funnel
-cross join channel_funnel
-cross join lead_sources
-cross join memberships
-cross join stories
-cross join transitioned
 """
 
-SUITES: tuple[Suite, ...] = (
-    Suite(
-        "rpt_funnel",
-        "One row per funnel stage; counts never grow from stage to stage.",
-        key=("funnel_stage",),
-        not_null=("stage_order",),
-        non_negative=("contacts_current", "contacts_reached"),
-        rates=("conversion_to_next", "drop_off_rate"),
-        non_increasing=(NonIncreasing("contacts_reached", order_by="stage_order"),),
-        at_least=(("contacts_reached", "contacts_current"),),
-        min_rows=1,
-    ),
-    Suite(
-        "rpt_channel_effectiveness",
-        "One row per first-touch channel and stage; per channel, counts never grow.",
-        key=("first_touch_channel", "funnel_stage"),
-        not_null=("stage_order",),
-        non_negative=("contacts_current", "contacts_reached"),
-        rates=("conversion_to_next", "conversion_from_lead"),
-        non_increasing=(
-            NonIncreasing(
-                "contacts_reached",
-                order_by="stage_order",
-                partition_by=("first_touch_channel",),
-            ),
-        ),
-        at_least=(("contacts_reached", "contacts_current"),),
-    ),
-    Suite(
-        "rpt_intent_by_source",
-        "One row per lead source with the average and median intent score.",
-        key=("lead_source",),
-        not_null=("avg_intent_score", "median_intent_score"),
-        non_negative=("contacts",),
-    ),
-    Suite(
-        "dim_contacts",
-        "One row per contact. A score is a sum of weights (decayed by at most 1x), so it "
-        "is >= 0 while no weight is negative; intent_score_floor is events_total times "
-        "the lowest weight of any activity, or 0.",
-        key=("contact_id",),
-        not_null=(
-            "first_touch_channel",
-            "lead_source",
-            "funnel_stage",
-            "stage_order",
-            "nurture_track",
-            "became_lead_at",
-            "lifetime_intent_score",
-            "intent_score",
-            "lifecycle_state",
-            "lifecycle_state_since",
-        ),
-        non_negative=("events_total", "lifetime_revenue", "referrals_given"),
-        at_least=(
-            ("intent_score", "intent_score_floor"),
-            ("lifetime_intent_score", "intent_score_floor"),
-            *zip(STAGE_DATES[1:], STAGE_DATES[:-1], strict=True),
-        ),
-        computed=(
-            (
-                "intent_score_floor",
-                "events_total * least(coalesce("
-                "(select min(intent_weight) from {marts}.fct_activities), 0), 0)",
-            ),
-        ),
-    ),
-    Suite(
-        "fct_activities",
-        "One row per valid, deduplicated event.",
-        key=("activity_id",),
-        not_null=("contact_id", "load_id", "event_type", "channel", "intent_weight", "event_at"),
-    ),
-    Suite(
-        "fct_lifecycle_transitions",
-        "One row per lifecycle change; each contact's changes are numbered from 1.",
-        key=("transition_id",),
-        not_null=("contact_id", "to_state", "trigger", "transitioned_at"),
-        non_negative=("transition_number",),
-    ),
-    Suite(
-        "rpt_orchestrator_queue",
-        "One item per contact and queue rule, due on or after it was detected.",
-        key=("queue_item_id",),
-        not_null=("contact_id", "queue_type", "title", "owner_department", "detected_at"),
-        non_negative=("priority",),
-        at_least=(("due_at", "detected_at"),),
-    ),
-    Suite(
-        "fct_quarantined_events",
-        "One row per quarantined event, with the first rule it breaks.",
-        key=("event_key",),
-        not_null=("load_id", "rejection_reason"),
-    ),
-    Suite(
-        "rpt_campaign_performance",
-        "One row per campaign and sequence step plus one total row per campaign; unique "
-        "contacts never exceed events, the meeting conversions are a share of the contacts "
-        "who clicked or replied. Every rate is a share in [0, 1]: the email rates nest "
-        "(opened within delivered within sent, ...), so a feed that drops events cannot "
-        "push them above 1.",
-        key=("campaign_performance_id",),
-        not_null=(
-            "campaign_id",
-            "is_campaign_total",
-            "is_in_campaign_sheet",
-            "first_activity_at",
-            "last_activity_at",
-        ),
-        non_negative=(
-            *(f"{m}_{n}" for m in CAMPAIGN_EMAIL_METRICS for n in ("events", "contacts")),
-            "engaged_contacts",
-            "meeting_conversions",
-        ),
-        rates=(*CAMPAIGN_EMAIL_RATES, "meeting_conversion_rate"),
-        at_least=(
-            *((f"{m}_events", f"{m}_contacts") for m in CAMPAIGN_EMAIL_METRICS),
-            ("engaged_contacts", "meeting_conversions"),
-            ("engaged_contacts", "clicked_contacts"),
-            ("engaged_contacts", "replied_contacts"),
-            ("clicked_or_replied_contacts", "engaged_contacts"),
-            ("last_activity_at", "first_activity_at"),
-        ),
-        computed=(("clicked_or_replied_contacts", "clicked_contacts + replied_contacts"),),
-    ),
-    Suite(
-        "rpt_attribution",
-        "One row per conversion, attribution model and touch: a credit in [0, 1] (the "
-        "credits of a conversion and model sum to 1, dbt test "
-        "assert_attribution_credits_sum_to_one), a revenue credit within the conversion's "
-        "revenue, touches before their conversion (a conversion without one has a single "
-        "row with no touch activity). Reads no contact column.",
-        key=("attribution_credit_id",),
-        not_null=(
-            "conversion_id",
-            "conversion_type",
-            "attribution_model",
-            "touch_channel",
-            "currency",
-            "has_prior_touch",
-            "converted_at",
-        ),
-        non_negative=(
-            "touch_position",
-            "touch_count",
-            "conversion_revenue",
-            "revenue_credit",
-        ),
-        non_negative_where_set=("days_before_conversion",),
-        rates=("credit",),
-        at_least=(
-            ("touch_count", "touch_position"),
-            ("converted_at", "touch_at"),
-            ("conversion_revenue", "revenue_credit"),
-        ),
-    ),
-    Suite(
-        "rpt_attribution_channel_roi",
-        "One row per attribution model, channel and month: attributed conversions and "
-        "revenue never negative; spend, ROAS, cost per SQL and CPA null when unknown, never "
-        "negative.",
-        key=("attribution_roi_id",),
-        not_null=("attribution_model", "channel", "currency", "calendar_month"),
-        non_negative=("attributed_sqls", "attributed_customers", "attributed_revenue"),
-        non_negative_where_set=("spend", "roas", "cost_per_sql", "cpa"),
-    ),
-    Suite(
-        "rpt_channel_cac_ltv",
-        "One row per channel and calendar month; spend and the ratios are null when "
-        "unknown, never negative; the conversion rates follow the month's lead cohort.",
-        key=("channel", "calendar_month"),
-        not_null=("currency",),
-        non_negative=("leads", "mqls", "sqls", "customers", "revenue"),
-        non_negative_where_set=(
-            "spend",
-            "cost_per_lead",
-            "cac",
-            "ltv",
-            "ltv_to_cac",
-            "monthly_revenue_per_customer",
-            "payback_months",
-        ),
-        rates=("lead_to_mql_rate", "mql_to_sql_rate", "sql_to_customer_rate"),
-    ),
-    Suite(
-        "rpt_cohorts",
-        "One row per signup-month cohort, month since signup and later stage; a cohort's "
-        "reached counts never grow from stage to stage nor exceed the cohort.",
-        key=("cohort_month", "months_since_signup", "funnel_stage"),
-        not_null=("stage_order", "is_complete_period"),
-        non_negative=("months_since_signup", "cohort_size", "contacts_reached"),
-        rates=("share_reached",),
-        non_increasing=(
-            NonIncreasing(
-                "contacts_reached",
-                order_by="stage_order",
-                partition_by=("cohort_month", "months_since_signup"),
-            ),
-        ),
-        at_least=(("cohort_size", "contacts_reached"),),
-    ),
-    Suite(
-        "rpt_stage_velocity",
-        "One row per channel (and all channels) and stage step; durations are >= 0 (null "
-        "when every contact skipped the step), the median within the 75th percentile, "
-        "steps go forward.",
-        key=("first_touch_channel", "is_all_channels", "from_stage", "to_stage"),
-        not_null=("from_stage_order", "to_stage_order"),
-        non_negative=("contacts", "skipped_contacts"),
-        non_negative_where_set=("avg_days", "median_days", "p75_days"),
-        at_least=(
-            ("p75_days", "median_days"),
-            ("to_stage_order", "from_stage_order"),
-        ),
-    ),
-    Suite(
-        "rpt_funnel_over_time",
-        "One row per grain (week, month), period and stage; the variance is actual minus "
-        "target where there is a target.",
-        key=("grain", "period_start", "funnel_stage"),
-        not_null=("stage_order", "is_complete_period"),
-        non_negative=("new_contacts",),
-        non_negative_where_set=("target_contacts", "target_attainment"),
-        equal=(("target_variance", "new_contacts_minus_target"),),
-        computed=(("new_contacts_minus_target", "new_contacts - target_contacts"),),
-    ),
-    Suite(
-        "rpt_pipeline_forecast",
-        "One row per open stage, first-touch channel and horizon; expected customers "
-        "within the open contacts and never fewer over a longer horizon.",
-        key=("funnel_stage", "first_touch_channel", "horizon_days"),
-        not_null=(
-            "currency",
-            "stage_order",
-            "is_pooled_history",
-            "is_pooled_revenue",
-            "forecast_as_of",
-            "forecast_until",
-        ),
-        non_negative=(
-            "horizon_days",
-            "open_contacts",
-            "history_contacts",
-            "history_customers",
-            "expected_customers",
-        ),
-        non_negative_where_set=(
-            "median_days_to_customer",
-            "avg_customer_revenue",
-            "expected_revenue",
-        ),
-        rates=("conversion_rate",),
-        non_increasing=(
-            NonIncreasing(
-                "expected_customers",
-                order_by="horizon_days_desc",
-                partition_by=("funnel_stage", "first_touch_channel"),
-            ),
-        ),
-        at_least=(
-            ("open_contacts", "expected_customers"),
-            ("history_contacts", "history_customers"),
-            ("forecast_until", "forecast_as_of"),
-        ),
-        computed=(("horizon_days_desc", "-horizon_days"),),
-    ),
-    Suite(
-        "reconciliation",
-        "Nothing vanishes, nothing is counted twice: raw events + contacts imported from "
-        "the contacts sheet = activities + duplicates + quarantined, and every contact is "
-        "counted once in each funnel and lifecycle mart and has a lifecycle history.",
-        equal=(
-            ("raw_events_and_imported_contacts", "activities_duplicates_quarantined"),
-            ("contacts", "contacts_with_activities"),
-            ("contacts", "contacts_in_rpt_funnel"),
-            ("contacts", "contacts_in_rpt_channel_effectiveness"),
-            ("contacts", "contacts_in_rpt_intent_by_source"),
-            ("contacts", "contacts_in_rpt_funnel_membership"),
-            ("contacts", "contacts_in_rpt_contact_360"),
-            ("contacts", "contacts_with_transitions"),
-        ),
-        query=RECONCILIATION_SQL,
-    ),
-)
+
+# --------------------------------------------------------------------------- the rules
 
 
-def build_expectations(suite: Suite) -> list[Any]:
-    """The Great Expectations expectations a ``Suite`` entry declares."""
-    import great_expectations.expectations as gxe
+@dataclass(frozen=True)
+class Tolerances:
+    """The gate's vars, from ``dbt_project.yml`` (their one home)."""
 
-    out: list[Any] = []
-    if suite.min_rows:
-        out.append(gxe.ExpectTableRowCountToBeBetween(min_value=suite.min_rows))
-    for column in suite.key:
-        out.append(gxe.ExpectColumnValuesToNotBeNull(column=column))
-    if len(suite.key) == 1:
-        out.append(gxe.ExpectColumnValuesToBeUnique(column=suite.key[0]))
-    elif suite.key:
-        out.append(gxe.ExpectCompoundColumnsToBeUnique(column_list=list(suite.key)))
-    for column in suite.not_null:
-        out.append(gxe.ExpectColumnValuesToNotBeNull(column=column))
-    for column in suite.non_negative:
-        out.append(gxe.ExpectColumnValuesToNotBeNull(column=column))
-        out.append(gxe.ExpectColumnValuesToBeBetween(column=column, min_value=0))
-    for column in suite.non_negative_where_set:
-        out.append(gxe.ExpectColumnValuesToBeBetween(column=column, min_value=0))
-    for column in suite.rates:
-        out.append(gxe.ExpectColumnValuesToBeBetween(column=column, min_value=0, max_value=1))
-    for rule in suite.non_increasing:
-        per = f" per {', '.join(rule.partition_by)}" if rule.partition_by else ""
-        out.append(
-            gxe.ExpectColumnValuesToBeBetween(
-                column=rule.step_column,
-                max_value=0,
-                notes=f"{rule.column} must not increase with {rule.order_by}{per}",
-            )
+    max_drop_pct: float
+    max_rate_change_pp: float
+    max_as_of_age_hours: float | None
+
+
+def read_tolerances(project_dir: Path, vars_text: str | None = None) -> Tolerances:
+    """The vars of ``dbt_project.yml``, overridden by ``--vars`` as dbt does."""
+    project_file = project_dir / "dbt_project.yml"
+    if not project_file.is_file():
+        raise TerminalError(
+            f"no dbt_project.yml in {project_dir}: run from the crm_funnel project "
+            "or pass --project-dir"
         )
-    for a, b in suite.at_least:
-        out.append(
-            gxe.ExpectColumnPairValuesAToBeGreaterThanB(
-                column_A=a, column_B=b, or_equal=True, ignore_row_if="either_value_is_missing"
-            )
-        )
-    for a, b in suite.equal:
-        out.append(gxe.ExpectColumnPairValuesToBeEqual(column_A=a, column_B=b))
-    return out
+    project = _read_yaml_mapping(project_file)
+    found = project.get("vars")
+    project_vars = {**(found if isinstance(found, Mapping) else {}), **parse_vars(vars_text)}
 
-
-# --------------------------------------------------------------------------- reading
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Decimal):
+    def number(name: str, nullable: bool = False) -> Any:
+        value = project_vars.get(name)
+        if value is None and nullable:
+            return None
+        is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not is_number or value < 0 or (nullable and value == 0):  # as var_kinds() says
+            kind = "null or a number > 0" if nullable else "a number >= 0"
+            raise TerminalError(f"var {name} = {value!r} must be {kind} ({project_file}, --vars)")
         return float(value)
-    if isinstance(value, dt.datetime) and value.tzinfo is not None:
-        return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
-    return value
+
+    return Tolerances(
+        max_drop_pct=number("quality_max_drop_pct"),
+        max_rate_change_pp=number("quality_max_rate_change_pp"),
+        max_as_of_age_hours=number("quality_max_as_of_age_hours", nullable=True),
+    )
+
+
+@dataclass(frozen=True)
+class Check:
+    """One metric of this build against its baseline value, with its allowed range."""
+
+    metric: str
+    previous: float | None
+    current: float | None
+    low: float | None
+    high: float | None
+    tolerance: str
+
+    def failure(self) -> str:
+        """One line: metric, previous, current, change and tolerance."""
+        if self.metric == AS_OF_AGE:
+            return f"as_of: {_number(self.current)} hours old; tolerance: {self.tolerance}"
+        if self.previous is None or self.current is None:
+            change = "n/a"
+        elif self.high is not None:  # a rate: the change in percentage points
+            change = f"{(self.current - self.previous) * 100:+.1f} pp"
+        else:
+            change = f"{(self.current - self.previous) / self.previous * 100:+.1f}%"
+        return (
+            f"{self.metric}: previous {_number(self.previous)}, current "
+            f"{_number(self.current)}, change {change}; tolerance: {self.tolerance}"
+        )
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return "null"
+    if float(value).is_integer():
+        return str(int(value))
+    return f"{value:.4g}" if abs(value) < 1 else f"{value:.2f}"
+
+
+def plan_checks(
+    current: Mapping[str, float | None],
+    previous: Mapping[str, float],
+    tolerances: Tolerances,
+    as_of_age_hours: float | None,
+) -> list[Check]:
+    """The checks of this run: each metric with a baseline, and the age of ``as_of``."""
+    checks = []
+    for metric in METRICS:
+        before = previous.get(metric.name)
+        if before is None:
+            continue
+        now = current[metric.name]
+        if metric.kind == "count":
+            drop = tolerances.max_drop_pct
+            low, high = before * (1 - drop / 100), None
+            tolerance = f"drops at most {_number(drop)}%"
+        else:
+            step = tolerances.max_rate_change_pp / 100
+            low, high = before - step, before + step
+            tolerance = f"moves at most {_number(tolerances.max_rate_change_pp)} pp"
+        checks.append(Check(metric.name, before, now, low, high, tolerance))
+    if tolerances.max_as_of_age_hours is not None:
+        limit = tolerances.max_as_of_age_hours
+        checks.append(
+            Check(AS_OF_AGE, None, as_of_age_hours, None, limit, f"at most {_number(limit)} hours")
+        )
+    return checks
+
+
+# --------------------------------------------------------------------------- the warehouse
 
 
 @contextlib.contextmanager
-def _cursor(target: Target) -> Iterator[Any]:
+def _cursor(target: Target, *, read_only: bool) -> Iterator[Any]:
+    """A cursor; a writing one is one transaction, committed when the block succeeds."""
     if isinstance(target, DuckDBTarget):
-        con = connect_duckdb(target, read_only=True)
+        con = connect_duckdb(target, read_only=read_only)
         try:
+            if not read_only:
+                con.begin()
             yield con
+            if not read_only:
+                con.commit()
         finally:
             con.close()
         return
     con = connect_postgres(target, application_name=PROG)
     try:
-        con.set_session(readonly=True, autocommit=True)
+        con.set_session(readonly=read_only, autocommit=read_only)
         with con.cursor() as cur:
             yield cur
+        if not read_only:
+            con.commit()
     finally:
         con.close()
 
 
-def _query_error(exc: BaseException, target: Target, suite: Suite) -> TerminalError:
-    message = one_line(exc).rstrip(".!")
-    if isinstance(exc, _missing_relation_errors(target)):
-        return TerminalError(
-            f"suite {suite.name}: {message} ({target.describe()}): run dbt build first "
-            "(or check --target and the --*-schema options)"
-        )
-    return TerminalError(f"suite {suite.name}: query failed ({target.describe()}): {message}")
+def _db_errors(target: Target) -> tuple[type[BaseException], ...]:
+    if isinstance(target, DuckDBTarget):
+        import duckdb
+
+        return (duckdb.Error,)
+    import psycopg2
+
+    return (psycopg2.Error,)
 
 
 def _missing_relation_errors(target: Target) -> tuple[type[BaseException], ...]:
@@ -603,65 +274,80 @@ def _missing_relation_errors(target: Target) -> tuple[type[BaseException], ...]:
     )
 
 
-def read_frames(
-    target: Target, suites: Sequence[Suite], schemas: dict[str, str]
-) -> dict[str, pd.DataFrame]:
-    """Run each suite's query on the target and return one DataFrame per suite."""
-    import pandas as pd
-
-    if isinstance(target, DuckDBTarget):
-        import duckdb
-
-        db_errors: tuple[type[BaseException], ...] = (duckdb.Error,)
-    else:
-        import psycopg2
-
-        db_errors = (psycopg2.Error,)
-    frames: dict[str, pd.DataFrame] = {}
-    with _cursor(target) as cur:
-        for suite in suites:
-            try:
-                cur.execute(suite.sql(schemas))
-                names = [column[0] for column in cur.description]
-                rows = [tuple(_plain(v) for v in row) for row in cur.fetchall()]
-            except db_errors as exc:
-                raise _query_error(exc, target, suite) from None
-            frame = pd.DataFrame.from_records(rows, columns=names)
-            frames[suite.name] = add_steps(frame, suite)
-    return frames
-
-
-def add_steps(frame: pd.DataFrame, suite: Suite) -> pd.DataFrame:
-    """Add each ``non_increasing`` rule's step column (increase over the previous row)."""
-    for rule in suite.non_increasing:
-        frame = frame.sort_values([*rule.partition_by, rule.order_by], kind="stable")
-        values = frame[rule.column].astype("float64")
-        if rule.partition_by:
-            step = values.groupby([frame[c] for c in rule.partition_by], sort=False).diff()
-        else:
-            step = values.diff()
-        frame = frame.assign(**{rule.step_column: step}).reset_index(drop=True)
-    return frame
-
-
-# --------------------------------------------------------------------------- validating
+def _utc(value: Any) -> dt.datetime | None:
+    if not isinstance(value, dt.datetime):
+        return None
+    return (
+        value.astimezone(dt.timezone.utc) if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+    )
 
 
 @dataclass
-class SuiteOutcome:
-    name: str
-    expectations: int
-    failures: list[str]
+class Measured:
+    values: dict[str, float | None]
+    as_of: dt.datetime | None
+    baseline: dict[str, float]
+    baseline_run_at: dt.datetime | None
 
-    @property
-    def success(self) -> bool:
-        return not self.failures
 
-    def lines(self) -> list[str]:
-        if self.success:
-            return [f"PASS {self.name} ({self.expectations} expectations)"]
-        head = f"FAIL {self.name} ({len(self.failures)} of {self.expectations} expectations failed)"
-        return [head, *(f"  {line}" for line in self.failures)]
+def measure(target: Target, schemas: dict[str, str]) -> Measured:
+    """This build's metrics and the last passing run's (empty on the first run)."""
+    table = f"{schemas['marts']}.{METRICS_TABLE}"
+    with _cursor(target, read_only=True) as cur:
+        try:
+            cur.execute(METRICS_SQL.format(**schemas))
+            names = [column[0] for column in cur.description]
+            row = dict(zip(names, cur.fetchone(), strict=True))
+        except _db_errors(target) as exc:
+            message = one_line(exc).rstrip(".!")
+            if isinstance(exc, _missing_relation_errors(target)):
+                raise TerminalError(
+                    f"{message} ({target.describe()}): run dbt build first "
+                    "(or check --target and the --*-schema options)"
+                ) from None
+            raise TerminalError(f"query failed ({target.describe()}): {message}") from None
+        rows: list[Any] = []
+        with contextlib.suppress(*_missing_relation_errors(target)):  # no baseline yet
+            cur.execute(
+                f"select run_at, metric, value from {table} "
+                f"where run_at = (select max(run_at) from {table})"
+            )
+            rows = cur.fetchall()
+        baseline = {metric: float(value) for _, metric, value in rows}
+        run_at = rows[0][0] if rows else None
+    values = {m.name: None if row[m.name] is None else float(row[m.name]) for m in METRICS}
+    return Measured(values, _utc(row["as_of"]), baseline, _utc(run_at))
+
+
+def record_baseline(
+    target: Target, schemas: dict[str, str], measured: Measured, run_at: dt.datetime
+) -> None:
+    """Store this run's metrics: the baseline of the next run."""
+    table = f"{schemas['marts']}.{METRICS_TABLE}"
+    mark = "?" if isinstance(target, DuckDBTarget) else "%s"
+    naive = dict(run_at=run_at.replace(tzinfo=None), as_of=measured.as_of)
+    if naive["as_of"] is not None:
+        naive["as_of"] = naive["as_of"].replace(tzinfo=None)
+    rows = [
+        (naive["run_at"], naive["as_of"], name, value)
+        for name, value in measured.values.items()
+        if value is not None
+    ]
+    try:
+        with _cursor(target, read_only=False) as cur:
+            cur.execute(
+                f"create table if not exists {table} (run_at timestamp not null, "
+                "as_of timestamp, metric varchar(64) not null, value double precision not null)"
+            )
+            cur.executemany(f"insert into {table} values ({mark}, {mark}, {mark}, {mark})", rows)
+    except _db_errors(target) as exc:
+        raise TerminalError(
+            f"cannot record the baseline in {table} ({target.describe()}): "
+            f"{one_line(exc).rstrip('.!')}"
+        ) from None
+
+
+# --------------------------------------------------------------------------- validating
 
 
 def _quiet_gx() -> None:
@@ -700,107 +386,49 @@ def make_context(docs_dir: Path) -> Any:
     return gx.get_context(mode="ephemeral", project_config=config)
 
 
-def _show(value: Any) -> str:
-    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
-        with contextlib.suppress(ValueError, TypeError):
-            value = value.item()
-    if isinstance(value, tuple):
-        return "(" + ", ".join(_show(v) for v in value) + ")"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}: {_show(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value)) if abs(value) < 1e15 else repr(value)
-    if isinstance(value, (dt.datetime, dt.date)):
-        return value.isoformat(sep=" ") if isinstance(value, dt.datetime) else value.isoformat()
-    return repr(value)
-
-
-def _expectation_text(config: Any) -> str:
-    kwargs = config.kwargs
-    if "column_list" in kwargs:
-        subject = "(" + ", ".join(kwargs["column_list"]) + ")"
-    elif "column_A" in kwargs:
-        op = {"expect_column_pair_values_to_be_equal": "="}.get(
-            config.type, ">=" if kwargs.get("or_equal") else ">"
-        )
-        subject = f"{kwargs['column_A']} {op} {kwargs['column_B']}"
-    else:
-        subject = kwargs.get("column", "table")
-    low, high = kwargs.get("min_value"), kwargs.get("max_value")
-    if low is not None and high is not None:
-        bounds = f" in [{_show(low)}, {_show(high)}]"
-    elif low is not None:
-        bounds = f" >= {_show(low)}"
-    elif high is not None:
-        bounds = f" <= {_show(high)}"
-    else:
-        bounds = ""
-    return f"{subject}: {config.type}{bounds}"
-
-
-def describe_failure(result: Any) -> str:
-    """One line: the column(s), the expectation and what was observed."""
-    config = result.expectation_config
-    text = _expectation_text(config)
-    exception = result.exception_info or {}
-    if exception.get("raised_exception"):
-        message = " ".join(str(exception.get("exception_message") or "error").split())
-        return f"{text}: could not be evaluated: {message[:200]}"
-    outcome = result.result or {}
-    if "unexpected_count" in outcome:
-        values = list(outcome.get("partial_unexpected_list") or [])
-        distinct: list[str] = []
-        for value in values:
-            shown = _show(value)
-            if shown not in distinct:
-                distinct.append(shown)
-        more = ", ..." if len(distinct) > SHOWN_VALUES else ""
-        shown_values = ", ".join(distinct[:SHOWN_VALUES])
-        count, total = outcome.get("unexpected_count"), outcome.get("element_count")
-        note = f" ({config.notes})" if config.notes else ""
-        return (
-            f"{text}{note}: {count} of {total} rows unexpected; "
-            f"unexpected values: [{shown_values}{more}]"
-        )
-    if "observed_value" in outcome:
-        return f"{text}: observed {_show(outcome['observed_value'])}"
-    return f"{text}: failed"
-
-
-def validate(
-    frames: dict[str, pd.DataFrame], suites: Sequence[Suite], docs_dir: Path
-) -> list[SuiteOutcome]:
-    """Validate each frame with its suite and write Data Docs; return the outcomes."""
+def validate(checks: Sequence[Check], docs_dir: Path, run_at: dt.datetime) -> list[Check]:
+    """Run the checks as one GX suite, write Data Docs, and return the failed checks."""
     import great_expectations as gx
+    import great_expectations.expectations as gxe
+    import pandas as pd
     from great_expectations.core.run_identifier import RunIdentifier
 
     context = make_context(docs_dir)
-    source = context.data_sources.add_pandas("marts")
-    run_id = RunIdentifier(run_name=PROG, run_time=dt.datetime.now(dt.timezone.utc))
-    outcomes = []
-    for suite in suites:
-        gx_suite = context.suites.add(
-            gx.ExpectationSuite(
-                name=suite.name,
-                expectations=build_expectations(suite),
-                meta={"notes": suite.description} if suite.description else None,
-            )
+    frame = pd.DataFrame([{c.metric: c.current for c in checks}], dtype="float64")
+    suite = context.suites.add(
+        gx.ExpectationSuite(
+            name=SUITE,
+            expectations=[
+                gxe.ExpectColumnValuesToBeBetween(
+                    column=c.metric,
+                    min_value=c.low,
+                    max_value=c.high,
+                    notes=f"{c.metric}: previous {_number(c.previous)}; {c.tolerance}",
+                )
+                for c in checks
+            ],
+            meta={"notes": "This build's metrics against the last passing build's."},
         )
-        batch = source.add_dataframe_asset(suite.name).add_batch_definition_whole_dataframe(
-            "all_rows"
-        )
-        definition = context.validation_definitions.add(
-            gx.ValidationDefinition(name=suite.name, data=batch, suite=gx_suite)
-        )
-        result = definition.run(
-            batch_parameters={"dataframe": frames[suite.name]},
-            result_format={"result_format": "SUMMARY", "partial_unexpected_count": 20},
-            run_id=run_id,
-        )
-        failures = [describe_failure(r) for r in result.results if not r.success]
-        outcomes.append(SuiteOutcome(suite.name, len(gx_suite.expectations), failures))
+    )
+    batch = (
+        context.data_sources.add_pandas("marts")
+        .add_dataframe_asset(SUITE)
+        .add_batch_definition_whole_dataframe("metrics")
+    )
+    definition = context.validation_definitions.add(
+        gx.ValidationDefinition(name=SUITE, data=batch, suite=suite)
+    )
+    result = definition.run(
+        batch_parameters={"dataframe": frame},
+        result_format={"result_format": "SUMMARY"},
+        run_id=RunIdentifier(run_name=PROG, run_time=run_at),
+    )
     context.build_data_docs()
-    return outcomes
+    by_metric = {c.metric: c for c in checks}
+    failed = {r.expectation_config.kwargs["column"] for r in result.results if not r.success}
+    # A null current value (e.g. no contacts left) is no value in range: it fails too.
+    failed |= {c.metric for c in checks if c.current is None}
+    return [by_metric[name] for name in by_metric if name in failed]
 
 
 # --------------------------------------------------------------------------- CLI
@@ -810,14 +438,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
         description=(
-            "Run the Great Expectations suites on the marts of a target and write Data Docs. "
-            "Exit 0 when every suite passes, 1 when any fails, 2 on a usage or setup error."
+            "Compare this build's metrics (counts per stage, revenue, key rates, the age "
+            "of as_of) with the last passing build's, within the tolerances of the "
+            "quality_* vars in dbt_project.yml; record them as the next baseline when they "
+            "pass. Exit 0 on pass, 1 on a failed check, 2 on a usage or setup error."
         ),
         epilog=(
             "examples:\n"
             "  funnel-quality                      # the default target, after dbt build\n"
             "  funnel-quality --target postgres\n"
-            "  funnel-quality --docs-dir /tmp/dd   # write the Data Docs elsewhere"
+            "  funnel-quality --docs-dir /tmp/dd   # write the Data Docs elsewhere\n"
+            "  funnel-quality --vars '{quality_max_drop_pct: 30}'"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -828,12 +459,25 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_DOCS_DIR,
         help=f"where Data Docs HTML is written (default: {DEFAULT_DOCS_DIR})",
     )
-    parser.add_argument("--marts-schema", default="marts", help="default: marts")
     parser.add_argument(
-        "--intermediate-schema", default="intermediate", help="default: intermediate"
+        "--project-dir",
+        type=Path,
+        help="the dbt project whose vars set the tolerances "
+        "(default: $DBT_PROJECT_DIR or the working directory)",
     )
     parser.add_argument(
-        "--raw-schema", default="raw", help="schema the loader writes (dbt var raw_schema)"
+        "--vars",
+        help="override vars of dbt_project.yml, as dbt does: '{quality_max_drop_pct: 30}'",
+    )
+    parser.add_argument(
+        "--marts-schema",
+        default="marts",
+        help="schema of the marts (default: marts); it also holds the baseline table",
+    )
+    parser.add_argument(
+        "--raw-schema",
+        default="raw",
+        help="schema the loader writes (dbt var raw_schema)",
     )
     return parser
 
@@ -854,28 +498,38 @@ def _prepare_docs_dir(docs_dir: Path) -> Path:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    schemas = {
-        "marts": args.marts_schema,
-        "intermediate": args.intermediate_schema,
-        "raw": args.raw_schema,
-    }
+    schemas = {"marts": args.marts_schema, "raw": args.raw_schema}
+    project_dir = Path(args.project_dir or os.environ.get("DBT_PROJECT_DIR") or Path.cwd())
+    run_at = dt.datetime.now(dt.timezone.utc)
     try:
         target = load_target(args.profiles_dir, args.target)
-        frames = read_frames(target, SUITES, schemas)
+        tolerances = read_tolerances(project_dir.expanduser(), args.vars)
+        measured = measure(target, schemas)
         docs_dir = _prepare_docs_dir(args.docs_dir)
+        age = None if measured.as_of is None else (run_at - measured.as_of).total_seconds() / 3600
+        checks = plan_checks(measured.values, measured.baseline, tolerances, age)
+        _quiet_gx()
+        failed = validate(checks, docs_dir, run_at)
+        if not failed:
+            record_baseline(target, schemas, measured, run_at)
     except FunnelError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
-    _quiet_gx()
-    outcomes = validate(frames, SUITES, docs_dir)
-    for outcome in outcomes:
-        print("\n".join(outcome.lines()))
-    failed = [o.name for o in outcomes if not o.success]
-    summary = f"{len(outcomes) - len(failed)} of {len(outcomes)} suites passed"
     if failed:
-        summary += f"; failed: {', '.join(failed)}"
-    print(f"{summary}. Data Docs: {docs_dir / 'index.html'}")
-    return 1 if failed else 0
+        print(f"FAIL {SUITE} ({len(failed)} of {len(checks)} checks failed)")
+        print("\n".join(f"  {check.failure()}" for check in failed))
+        kept = "The baseline stays" if measured.baseline else "No baseline recorded"
+        print(f"{kept}. Data Docs: {docs_dir / 'index.html'}")
+        return 1
+    if measured.baseline_run_at:
+        against = f"against the baseline of {measured.baseline_run_at:%Y-%m-%d %H:%M} UTC"
+    else:
+        against = "first run: no baseline yet"
+    print(f"PASS {SUITE} ({len(checks)} checks, {against})")
+    print(
+        f"Recorded {len(METRICS)} metrics as the new baseline. Data Docs: {docs_dir / 'index.html'}"
+    )
+    return 0
 
 
 if __name__ == "__main__":
