@@ -1,6 +1,7 @@
 """Connections to the profile's targets, with one-line errors that say what to do.
 
-Shared by ``funnel-load`` (writes ``raw``) and ``funnel-report`` (reads the marts).
+Shared by the loaders (write ``raw``), the commands that read (``funnel-report``,
+``funnel-pipeline``) and the dashboard (``read_only_session``).
 """
 
 from __future__ import annotations
