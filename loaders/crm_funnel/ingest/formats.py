@@ -170,7 +170,7 @@ def epoch(value: Any) -> float | None:
     return moment.timestamp()
 
 
-def _reject_constant(name: str) -> Any:
+def reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
@@ -193,7 +193,7 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 # NaN / Infinity are accepted by Python's json module but are not JSON. A key given twice
 # in one object is rejected: DuckDB would read the first value and PostgreSQL the last.
 # (The hook costs about 5% of a load: a C call of dict() per object plus a length check.)
-DECODER = json.JSONDecoder(parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
+DECODER = json.JSONDecoder(parse_constant=reject_constant, object_pairs_hook=_unique_keys)
 # Python's defaults: finds where an element ends that DECODER rejects for its values
 LENIENT_DECODER = json.JSONDecoder()
 WHITESPACE = re.compile(r"[ \t\n\r]*")

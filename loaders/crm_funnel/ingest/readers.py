@@ -32,8 +32,8 @@ from crm_funnel.warehouse.tombstones import NO_TOMBSTONES, Tombstones
 CHUNK_SIZE = 1 << 20  # bytes read from the source per step
 
 
-_GZIP_MAGIC = b"\x1f\x8b"
-_BOM = b"\xef\xbb\xbf"
+GZIP_MAGIC = b"\x1f\x8b"
+BOM = b"\xef\xbb\xbf"
 
 
 # --------------------------------------------------------------------------- reading
@@ -340,7 +340,7 @@ def read_to_csv(
     source = _HashingReader(stream)
     progress.source = source
     display = load_input.display
-    if source.head == _GZIP_MAGIC:
+    if source.head == GZIP_MAGIC:
         decompressed: Any = gzip.GzipFile(fileobj=source, mode="rb")  # type: ignore[call-overload]
     elif (
         source.head and load_input.path is not None and load_input.path.name.lower().endswith(".gz")
@@ -357,15 +357,15 @@ def read_to_csv(
     for chunk in chunks:
         first += chunk
         if not bom_checked:
-            if len(first) < len(_BOM):
+            if len(first) < len(BOM):
                 continue
             bom_checked = True
-            if first.startswith(_BOM):
-                first, skipped = first[len(_BOM) :], len(_BOM)
+            if first.startswith(BOM):
+                first, skipped = first[len(BOM) :], len(BOM)
         if first.lstrip(JSON_WS) or len(first) > CHUNK_SIZE:
             break
-    if not bom_checked and first.startswith(_BOM):
-        first, skipped = first[len(_BOM) :], len(_BOM)
+    if not bom_checked and first.startswith(BOM):
+        first, skipped = first[len(BOM) :], len(BOM)
     is_array = first.lstrip(JSON_WS)[:1] == b"["
     source_file = tombstones.redact(load_input.source_file)  # a forgotten person's name
 

@@ -46,7 +46,7 @@ from crm_funnel.ingest.inputs import (
     load_tempdir,
 )
 from crm_funnel.ingest.progress import Progress, plural
-from crm_funnel.ingest.readers import file_sha256
+from crm_funnel.ingest.readers import BOM, GZIP_MAGIC, file_sha256
 from crm_funnel.warehouse.backend import Backend, utcnow
 from crm_funnel.warehouse.sheet_rows import SheetBatch, write_sheet
 from crm_funnel.warehouse.tombstones import NO_TOMBSTONES, Tombstones, read_tombstones
@@ -54,8 +54,6 @@ from crm_funnel.warehouse.tombstones import NO_TOMBSTONES, Tombstones, read_tomb
 KINDS = ("contacts", "spend", "campaigns")
 ERROR_TEXT_LIMIT = 64 * 1024  # characters kept of a row that cannot be read
 FIELD_LIMIT = 16 * 1024 * 1024  # the csv module's per-field limit (default 128 KiB)
-_GZIP_MAGIC = b"\x1f\x8b"
-_BOM = b"\xef\xbb\xbf"
 
 # The canonical columns of each kind (README, "Spreadsheet inputs"), in file order.
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -283,8 +281,8 @@ class _Lines:
             raise StopIteration
         if self.first:
             self.first = False
-            if line.startswith(_BOM):
-                line = line[len(_BOM) :]
+            if line.startswith(BOM):
+                line = line[len(BOM) :]
         try:
             text = line.decode("utf-8")
         except UnicodeDecodeError:
@@ -339,7 +337,7 @@ def _decompressed(raw: Any, display: str, path: Path | None) -> Any:
     gunzipped when it starts with the gzip magic."""
     buffered = io.BufferedReader(raw, buffer_size=1 << 20)
     head = buffered.peek(2)[:2]
-    if head == _GZIP_MAGIC:
+    if head == GZIP_MAGIC:
         return gzip.GzipFile(fileobj=buffered, mode="rb")
     if path is not None and path.name.lower().endswith(".gz"):
         raise TerminalError(f"cannot read {display}: not gzip data although the name ends in .gz")
@@ -364,7 +362,7 @@ def _header(rows: Iterator[Row], kind: str, display: str) -> Header:
 def _sniff(stream: IO[bytes]) -> str:
     """The delimiter, from the first non-blank line (the stream is rewound after)."""
     peeked = stream.peek(1 << 16)  # type: ignore[attr-defined]
-    text = peeked.removeprefix(_BOM).decode("utf-8", "replace")
+    text = peeked.removeprefix(BOM).decode("utf-8", "replace")
     for line in text.splitlines():
         if line.strip():
             return _delimiter(line)

@@ -65,42 +65,13 @@ class Table:
     text_columns: tuple[str, ...]
 
 
-# Every table, also those the user may not touch (a missing privilege must stop the
-# erasure, not hide a table: information_schema lists only the tables one may use), and
-# whether the user may erase in it (select, update, delete).
-_TABLES_SQL = {
-    "PostgreSQL": "select n.nspname, c.relname, a.attname,"
-    " a.atttypid in ('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype),"
-    " has_table_privilege(c.oid, 'select') and has_table_privilege(c.oid, 'update')"
-    " and has_table_privilege(c.oid, 'delete')"
-    " from pg_catalog.pg_attribute as a"
-    " inner join pg_catalog.pg_class as c on a.attrelid = c.oid"
-    " inner join pg_catalog.pg_namespace as n on c.relnamespace = n.oid"
-    " where c.relkind in ('r', 'p') and a.attnum > 0 and not a.attisdropped"
-    " and n.nspname not in ('pg_catalog', 'information_schema')"
-    " and left(n.nspname, 3) <> 'pg_' order by a.attnum",
-    "DuckDB": "select c.table_schema, c.table_name, c.column_name, c.data_type = 'VARCHAR',"
-    " true"
-    " from information_schema.columns as c inner join information_schema.tables as t"
-    " on c.table_schema = t.table_schema and c.table_name = t.table_name"
-    " and c.table_catalog = t.table_catalog"
-    " where t.table_type = 'BASE TABLE' and c.table_catalog = current_database()"
-    " and c.table_schema not in ('information_schema', 'pg_catalog')"
-    " order by c.ordinal_position",
-}
-# a text with a character outside ASCII (a Unicode spelling of an address)
-_NON_ASCII = {
-    "PostgreSQL": "{} ~ '[^\\x01-\\x7f]'",
-    "DuckDB": "regexp_matches({}, '[^\\x01-\\x7f]')",
-}
-
-
-def every_table(execute: Execute, kind: str, raw_schema: str) -> list[Table]:
+def every_table(execute: Execute, catalog_sql: str, raw_schema: str) -> list[Table]:
     """Every table erasure works on: raw and built, but not the tombstones. A table the
-    user may not erase in stops the erasure before anything changes."""
+    user may not erase in stops the erasure before anything changes. ``catalog_sql``: the
+    engine's list of columns (``Backend.catalog_sql``)."""
     columns: dict[str, list[tuple[str, bool]]] = collections.defaultdict(list)
     denied = set()
-    for schema, table, column, is_text, allowed in execute(_TABLES_SQL[kind]):
+    for schema, table, column, is_text, allowed in execute(catalog_sql):
         if schema == raw_schema and table in ("erasures", "erasure_salt"):
             continue
         columns[f'"{schema}"."{table}"'].append((column, bool(is_text)))
@@ -123,7 +94,7 @@ def every_table(execute: Execute, kind: str, raw_schema: str) -> list[Table]:
     ]
 
 
-def _candidates(kind: str, column: str, email: str) -> tuple[str, list[str]]:
+def _candidates(non_ascii_sql: str, column: str, email: str) -> tuple[str, list[str]]:
     """A condition true for every value that may mention the address (the rest are
     checked in Python): its ASCII spelling, an escape, an IDN label or non-ASCII text."""
     quoted = f'"{column}"'
@@ -132,12 +103,12 @@ def _candidates(kind: str, column: str, email: str) -> tuple[str, list[str]]:
     if email.isascii():
         tests.append(f"strpos(lower({quoted}), ?) > 0")
         params.append(email)
-    tests.append(_NON_ASCII[kind].format(quoted))
+    tests.append(non_ascii_sql.format(quoted))
     return "(" + " or ".join(tests) + ")", params
 
 
 def forget_everywhere(
-    execute: Execute, kind: str, tables: list[Table], email: str, salt: str, now: Any
+    execute: Execute, non_ascii_sql: str, tables: list[Table], email: str, salt: str, now: Any
 ) -> tuple[collections.Counter[str], int]:
     """Delete every row that mentions the address (rewrite file names that do), and the
     person's rows by contact_id; return (rows removed per table, file names redacted)."""
@@ -147,7 +118,7 @@ def forget_everywhere(
     for table in tables:
         if not table.text_columns:
             continue
-        tests = [_candidates(kind, column, email) for column in table.text_columns]
+        tests = [_candidates(non_ascii_sql, column, email) for column in table.text_columns]
         has_id = "contact_id" in table.columns
         selected = ", ".join(f'"{c}"' for c in table.text_columns)
         rows = execute(
@@ -205,7 +176,7 @@ def forget(backend: Backend, emails: Iterable[str], erased_at: Any) -> list[Forg
     raw = {name: f'"{s}"."{name}"' for name in ("events", "load_errors", "sheet_rows")}
 
     def work(execute: Execute) -> list[Forgotten]:
-        tables = every_table(execute, backend.kind, s)
+        tables = every_table(execute, backend.catalog_sql, s)
         salt_rows = execute(f"select salt from {s}.erasure_salt")
         if salt_rows:
             salt = salt_rows[0][0]
@@ -218,7 +189,7 @@ def forget(backend: Backend, emails: Iterable[str], erased_at: Any) -> list[Forg
             if not execute(f"select 1 from {s}.erasures where email_hash = ?", [digest]):
                 execute(f"insert into {s}.erasures values (?, ?)", [digest, erased_at])
             removed, files = forget_everywhere(
-                execute, backend.kind, tables, email, salt, erased_at
+                execute, backend.non_ascii_sql, tables, email, salt, erased_at
             )
             counts = [removed.pop(raw[name], 0) for name in ("events", "load_errors", "sheet_rows")]
             modelled = sum(n for table, n in removed.items() if not table.startswith(f'"{s}".'))

@@ -47,6 +47,7 @@ from typing import Any
 from crm_funnel import __version__
 from crm_funnel.errors import TerminalError
 from crm_funnel.ingest import svix
+from crm_funnel.ingest.formats import reject_constant
 from crm_funnel.ops.spool import PROG, Spool, log, open_spool, utc_iso
 
 DEFAULT_PORT = 8787
@@ -163,11 +164,7 @@ def _fail(message: str) -> int:
 # --------------------------------------------------------------------------- HTTP
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+_DECODER = json.JSONDecoder(parse_constant=reject_constant)
 
 
 class _DeadlineReader(io.RawIOBase):

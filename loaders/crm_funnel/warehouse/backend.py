@@ -84,6 +84,12 @@ class Backend:
 
     kind = "database"
     text_type = "varchar"
+    # Erasure: every column of every table, also those the user may not touch (a missing
+    # privilege must stop the erasure, not hide a table: information_schema lists only the
+    # tables one may use): (schema, table, column, is text, may select, update and delete)
+    catalog_sql = ""
+    # a condition true for a text ({} is the column) with a character outside ASCII
+    non_ascii_sql = ""
 
     def __init__(self, raw_schema: str) -> None:
         #: called with a short description when the database work changes phase

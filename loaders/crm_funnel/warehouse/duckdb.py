@@ -15,6 +15,16 @@ from crm_funnel.warehouse.profile import DuckDBTarget
 class DuckDBBackend(Backend):
     kind = "DuckDB"
     text_type = "varchar"
+    catalog_sql = (
+        "select c.table_schema, c.table_name, c.column_name, c.data_type = 'VARCHAR', true"
+        " from information_schema.columns as c inner join information_schema.tables as t"
+        " on c.table_schema = t.table_schema and c.table_name = t.table_name"
+        " and c.table_catalog = t.table_catalog"
+        " where t.table_type = 'BASE TABLE' and c.table_catalog = current_database()"
+        " and c.table_schema not in ('information_schema', 'pg_catalog')"
+        " order by c.ordinal_position"
+    )
+    non_ascii_sql = "regexp_matches({}, '[^\\x01-\\x7f]')"
 
     def __init__(self, target: DuckDBTarget, raw_schema: str = "raw") -> None:
         super().__init__(raw_schema)
@@ -72,8 +82,9 @@ class DuckDBBackend(Backend):
             raise
 
     @staticmethod
-    def _read_csv(columns: dict[str, str], max_field: int, *, events: bool) -> str:
-        """A read_csv(?) call with explicit columns (the path is the parameter)."""
+    def read_csv_sql(columns: dict[str, str], max_field: int, *, events: bool = False) -> str:
+        """A read_csv(?) call with explicit columns (the path is the parameter); ``events``:
+        the events CSV (control-character quote and delimiter), else a plain CSV file."""
         cols = ", ".join(f"'{name}': '{kind}'" for name, kind in columns.items())
         # max_field counts characters; a UTF-8 character takes up to 4 bytes
         line = max(4 * max_field + 65_536, 2_097_152)
@@ -133,7 +144,7 @@ class DuckDBBackend(Backend):
                 return str(row[0]), 0
             inserted = 0
             if batch.event_rows:
-                events = self._read_csv(
+                events = self.read_csv_sql(
                     {
                         "event_key": "VARCHAR",
                         "source_position": "BIGINT",
@@ -148,7 +159,7 @@ class DuckDBBackend(Backend):
                 )
                 inserted = self._insert_events(events, str(batch.events_csv))
             if batch.error_rows:
-                errors = self._read_csv(
+                errors = self.read_csv_sql(
                     {"source_position": "BIGINT", "raw_text": "VARCHAR", "reason": "VARCHAR"},
                     batch.max_field,
                     events=False,

@@ -31,6 +31,19 @@ _PG_EVENTS_CSV = (
 class PostgresBackend(Backend):
     kind = "PostgreSQL"
     text_type = "text"
+    catalog_sql = (
+        "select n.nspname, c.relname, a.attname,"
+        " a.atttypid in ('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype),"
+        " has_table_privilege(c.oid, 'select') and has_table_privilege(c.oid, 'update')"
+        " and has_table_privilege(c.oid, 'delete')"
+        " from pg_catalog.pg_attribute as a"
+        " inner join pg_catalog.pg_class as c on a.attrelid = c.oid"
+        " inner join pg_catalog.pg_namespace as n on c.relnamespace = n.oid"
+        " where c.relkind in ('r', 'p') and a.attnum > 0 and not a.attisdropped"
+        " and n.nspname not in ('pg_catalog', 'information_schema')"
+        " and left(n.nspname, 3) <> 'pg_' order by a.attnum"
+    )
+    non_ascii_sql = "{} ~ '[^\\x01-\\x7f]'"
 
     def __init__(self, target: PostgresTarget, raw_schema: str = "raw") -> None:
         super().__init__(raw_schema)

@@ -11,6 +11,7 @@ from typing import Any
 
 from crm_funnel.warehouse.backend import ERROR_CSV_COLUMNS, Backend, Execute, utcnow
 from crm_funnel.warehouse.ddl import SHEET_ROWS, sheet_rows_ddl
+from crm_funnel.warehouse.duckdb import DuckDBBackend
 from crm_funnel.warehouse.postgres import PostgresBackend
 
 
@@ -57,16 +58,6 @@ class SheetBatch:
 # --------------------------------------------------------------------------- writing
 
 
-def _duckdb_read_csv(columns: dict[str, str], max_field: int) -> str:
-    cols = ", ".join(f"'{name}': '{kind}'" for name, kind in columns.items())
-    line = max(4 * max_field + 65_536, 2_097_152)
-    return (
-        f"read_csv(?, columns={{{cols}}}, header=false, delim=',', quote='\"', escape='\"', "
-        "auto_detect=false, allow_quoted_nulls=false, new_line='\\n', "
-        f"max_line_size={line}, buffer_size={max(line * 2, 32 << 20)})"
-    )
-
-
 def _find_sql(schema: str) -> str:
     return (
         f"select load_id from {schema}.loads where checksum = ? and status = 'complete' "
@@ -98,7 +89,7 @@ def write_sheet(backend: Backend, batch: SheetBatch) -> str | None:
             if postgres:
                 copy(f"{s}.{SHEET_ROWS}", SHEET_CSV_COLUMNS, batch.rows_csv)
             else:
-                source = _duckdb_read_csv(
+                source = DuckDBBackend.read_csv_sql(
                     {
                         "load_id": "VARCHAR",
                         "kind": "VARCHAR",
@@ -124,7 +115,7 @@ def write_sheet(backend: Backend, batch: SheetBatch) -> str | None:
                 errors = "_funnel_sheet_errors"
                 params: list[Any] = []
             else:
-                errors = _duckdb_read_csv(
+                errors = DuckDBBackend.read_csv_sql(
                     {"source_position": "BIGINT", "raw_text": "VARCHAR", "reason": "VARCHAR"},
                     batch.max_field,
                 )
