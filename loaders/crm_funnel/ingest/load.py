@@ -9,7 +9,7 @@ bulk-loaded into the raw tables in ONE transaction that also writes the ``raw.lo
   Each record's format ('native', 'resend' webhook, 'segment' track/identify) is detected
   (or forced with ``--format``) and decides its event key. A Svix webhook envelope (the
   NDJSON line ``funnel-webhook`` spools: headers + raw body) lands its body, keyed by the
-  Svix message id, after its signature is verified (see ``svix.py``).
+  Svix message id, after its signature is verified (see ``ingest/svix.py``).
 * ``raw.load_errors``: records that are not valid UTF-8, not valid JSON, not a JSON
   object or that name a key twice, and webhook envelopes that fail verification, with
   the complete original text and the reason (an identical text and reason is stored
@@ -23,7 +23,6 @@ errors`` always holds.
 
 Memory does not grow with the file size: files are read in chunks, the CSV files are on
 disk, and de-duplication happens in the database.
-
 """
 
 from __future__ import annotations
