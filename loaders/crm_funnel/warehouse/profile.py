@@ -23,7 +23,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import jinja2
 import jinja2.nativetypes
@@ -43,7 +43,7 @@ class DuckDBTarget:
     target: str
     path: Path
     schema: str = "main"
-    type: str = "duckdb"
+    type: Literal["duckdb"] = "duckdb"
 
     def describe(self) -> str:
         return f"DuckDB file {self.path}"
@@ -61,7 +61,7 @@ class PostgresTarget:
     password: str
     dbname: str
     schema: str = "public"
-    type: str = "postgres"
+    type: Literal["postgres"] = "postgres"
 
     def __repr__(self) -> str:
         return (
@@ -287,19 +287,6 @@ def load_target(
         )
     config = _render(outputs[target], f"target '{target}'", profiles_file)
     return _typed_target(config, target, profiles_file)
-
-
-def load_postgres_target(
-    profiles_dir: str | os.PathLike[str] | None, target: str | None
-) -> PostgresTarget:
-    """``load_target`` for a command that needs PostgreSQL (a one-line error otherwise)."""
-    found = load_target(profiles_dir, target)
-    if not isinstance(found, PostgresTarget):
-        raise TerminalError(
-            f"target {found.target!r} is a {found.describe()}, not PostgreSQL: "
-            "pass a target of type postgres"
-        )
-    return found
 
 
 def _typed_target(config: Mapping[str, Any], target: str, profiles_file: Path) -> Target:

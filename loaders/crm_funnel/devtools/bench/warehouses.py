@@ -16,13 +16,7 @@ import yaml
 
 from crm_funnel.errors import TerminalError
 from crm_funnel.warehouse.connections import connect_postgres, one_line
-from crm_funnel.warehouse.profile import (
-    PROFILE_NAME,
-    PostgresTarget,
-    load_postgres_target,
-    load_target,
-    render_value,
-)
+from crm_funnel.warehouse.profile import PROFILE_NAME, PostgresTarget, load_target, render_value
 
 PROG = "funnel-bench"
 BENCH_TARGET = "bench"
@@ -161,5 +155,6 @@ def open_warehouse(kind: str, work: Path, args: argparse.Namespace) -> Warehouse
     if kind == "duckdb":
         return DuckDBWarehouse(work, profile_output(args.profiles_dir, args.duckdb_target, kind))
     output = profile_output(args.profiles_dir, args.postgres_target, kind)
-    target = load_postgres_target(args.profiles_dir, args.postgres_target)
+    target = load_target(args.profiles_dir, args.postgres_target)
+    assert target.type == "postgres"  # profile_output checked it
     return PostgresWarehouse(work, output, target)
