@@ -26,7 +26,7 @@ help:
 	@echo "make pipeline  load new files from $(INBOX) (INBOX=dir), freshness, dbt build, quality gate, docs: one summary"
 	@echo "make dashboard  the Streamlit dashboard on http://127.0.0.1:8501 (after make demo)"
 	@echo "make docs    dbt docs (lineage, every model and rule) on http://127.0.0.1:8080"
-	@echo "make lint    sqlfluff on models and tests, dbt-score conventions, ruff on Python"
+	@echo "make lint    sqlfluff on models and tests, dbt-score conventions, ruff and mypy --strict on Python"
 	@echo "make test-spark  the full dbt build on local Spark (pyspark, Java 17), compared with DuckDB (part of make test)"
 	@echo "make bench   benchmark: load + dbt build of 100k and 1m generated events on DuckDB and PostgreSQL (SIZE=10m adds 10m); table and target/bench.json"
 	@echo "make clean   remove build output, the demo database and sample data"
@@ -112,6 +112,7 @@ lint: install
 		--manifest target/manifest.json --fail-project-under 10 --fail-any-item-under 10
 	$(BIN)/ruff check loaders tests lint
 	$(BIN)/ruff format --check loaders tests lint
+	$(BIN)/mypy
 
 clean:
 	rm -rf target logs data/sample crm_funnel.duckdb crm_funnel.duckdb.wal

@@ -32,7 +32,7 @@ Helpers (module level: ``from conftest import write_profiles, fetch, execute, ..
 ``execute(ref, *statements)``
     Runs statements against the database of a ``ProfileRef`` and commits.
 ``run_funnel_load(*args, input=None, env=None, cwd=None) -> CompletedProcess``
-    Runs the real console script (``python -m crm_funnel.load_cli``) in a subprocess with
+    Runs the real console script (``python -m crm_funnel.ingest.cli``) in a subprocess with
     text stdout/stderr captured (``input`` may be bytes for stdin).
 ``parse_load_summary(line) -> dict`` / ``LOAD_SUMMARY`` / ``LOAD_SKIPPED``
     The fields of funnel-load's ``loaded ...`` / ``skipped ...`` summary lines.
@@ -185,7 +185,7 @@ def run_funnel_load(
 ) -> subprocess.CompletedProcess[str]:
     """Run ``funnel-load ARGS`` as a real process; stdout/stderr are text."""
     proc = subprocess.run(
-        [sys.executable, "-m", "crm_funnel.load_cli", *map(str, args)],
+        [sys.executable, "-m", "crm_funnel.ingest.cli", *map(str, args)],
         input=input,
         capture_output=True,
         env=env,

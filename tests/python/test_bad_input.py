@@ -59,7 +59,7 @@ from conftest import (
     run_dbt,
     run_funnel_load,
 )
-from crm_funnel.load_cli import main as funnel_load_main
+from crm_funnel.ingest.cli import main as funnel_load_main
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 

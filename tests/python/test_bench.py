@@ -21,7 +21,7 @@ import yaml
 from conftest import REPO_ROOT
 from crm_funnel.devtools.bench.measure import Size, dataset
 from crm_funnel.devtools.bench.warehouses import PostgresWarehouse, profile_output
-from crm_funnel.profile import load_target
+from crm_funnel.warehouse.profile import load_target
 
 # One xdist worker runs this module: its module-scoped fixtures are built once.
 pytestmark = pytest.mark.xdist_group("bench")

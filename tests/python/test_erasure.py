@@ -20,7 +20,7 @@ AS_OF = {"as_of": "2026-07-01T00:00:00Z"}
 
 def run_forget(ref: ProfileRef, *emails: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "crm_funnel.erasure", *ref.cli_args(), *emails],
+        [sys.executable, "-m", "crm_funnel.ops.erasure", *ref.cli_args(), *emails],
         capture_output=True,
         text=True,
         timeout=120,

@@ -113,7 +113,7 @@ class Loader:
     def __init__(self, ref: ProfileRef, *args: str | os.PathLike[str], tmpdir: Path) -> None:
         tmpdir.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "crm_funnel.load_cli", *ref.cli_args(), *map(str, args)],
+            [sys.executable, "-m", "crm_funnel.ingest.cli", *ref.cli_args(), *map(str, args)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

@@ -25,8 +25,8 @@ from typing import Any
 
 import pytest
 from conftest import REPO_ROOT, ProfileRef, fetch, parse_load_summary, run_funnel_load
-from crm_funnel.load_cli import main
-from crm_funnel.loader import detect_format
+from crm_funnel.ingest.cli import main
+from crm_funnel.ingest.formats import detect_format
 
 RESEND_FIXTURES = REPO_ROOT.parent / "shared" / "data" / "resend-webhooks"
 RESEND_FILES = ("captured_payloads.ndjson", "documented_examples.ndjson")

@@ -31,8 +31,10 @@ from conftest import (
     write_profiles,
 )
 from crm_funnel.errors import TerminalError
-from crm_funnel.load_cli import main
-from crm_funnel.loader import LoadInput, Progress, read_to_csv
+from crm_funnel.ingest.cli import main
+from crm_funnel.ingest.inputs import LoadInput
+from crm_funnel.ingest.progress import Progress
+from crm_funnel.ingest.readers import read_to_csv
 
 # --------------------------------------------------------------------------- helpers
 
@@ -748,7 +750,7 @@ def test_truncated_gzip_commits_nothing(
 
 def test_interrupt_exits_130_and_commits_nothing(warehouse_profile: ProfileRef) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "crm_funnel.load_cli", *warehouse_profile.cli_args(), "-"],
+        [sys.executable, "-m", "crm_funnel.ingest.cli", *warehouse_profile.cli_args(), "-"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -977,8 +979,8 @@ def test_a_postgres_data_error_names_its_cause_and_asks_for_no_retry(
     """psycopg2 calls "index row requires N bytes" an OperationalError, like a lost
     connection; it is a property of the data, and a retry cannot help."""
     from crm_funnel.errors import TransientError
-    from crm_funnel.loader import open_backend
-    from crm_funnel.profile import load_target
+    from crm_funnel.warehouse.open import open_backend
+    from crm_funnel.warehouse.profile import load_target
 
     target = load_target(str(postgres_profile.profiles_dir), postgres_profile.target)
     with open_backend(target) as backend:

@@ -16,15 +16,10 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO_ROOT, ProfileRef, fetch, generate_events
-from crm_funnel.pipeline import Summary as PipelineSummary
-from crm_funnel.pipeline import (
-    dbt_error,
-    merged_vars_text,
-    parse_vars,
-    read_freshness,
-    read_run_results,
-)
-from crm_funnel.quality import SUITES
+from crm_funnel.ops.dbt import dbt_error, merged_vars_text, parse_vars
+from crm_funnel.ops.quality import SUITES
+from crm_funnel.ops.summary import Summary as PipelineSummary
+from crm_funnel.ops.summary import read_freshness, read_run_results
 
 AS_OF = '{as_of: "2026-07-01T00:00:00Z"}'
 BROKEN_RULE = '{as_of: "2026-07-01T00:00:00Z", mql_trigger_events: [dowload]}'
@@ -40,7 +35,7 @@ def run_pipeline(
         "DBT_LOG_PATH": str(work_dir / "logs"),
     }
     return subprocess.run(
-        [sys.executable, "-m", "crm_funnel.pipeline", *map(str, args)],
+        [sys.executable, "-m", "crm_funnel.ops.pipeline", *map(str, args)],
         capture_output=True,
         text=True,
         env=env,
@@ -216,7 +211,7 @@ def test_unreachable_postgres_is_one_line_exit_2(tmp_path: Path, inbox: Path) ->
 
 def test_help_has_examples_and_exit_codes() -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "crm_funnel.pipeline", "--help"],
+        [sys.executable, "-m", "crm_funnel.ops.pipeline", "--help"],
         capture_output=True,
         text=True,
         timeout=30,

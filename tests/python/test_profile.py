@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from crm_funnel.errors import TerminalError
-from crm_funnel.profile import DuckDBTarget, PostgresTarget, load_target, render_value
+from crm_funnel.warehouse.profile import DuckDBTarget, PostgresTarget, load_target, render_value
 
 PG_PROFILE = """\
 crm_funnel:

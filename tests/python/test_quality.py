@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 from conftest import MODELS_ONLY, REPO_ROOT, ProfileRef, execute, fetch, generate_events, run_dbt
-from crm_funnel.quality import METRICS, SUITE
+from crm_funnel.ops.quality import METRICS, SUITE
 
 BIN = Path(sys.executable).parent
 AS_OF = {"as_of": "2026-07-01T00:00:00Z"}
@@ -49,7 +49,7 @@ def run_ok(args: list[str], what: str) -> str:
 
 
 def funnel_quality(*args: str | os.PathLike[str]) -> subprocess.CompletedProcess[str]:
-    return run([sys.executable, "-m", "crm_funnel.quality", *map(str, args)], timeout=120)
+    return run([sys.executable, "-m", "crm_funnel.ops.quality", *map(str, args)], timeout=120)
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +60,7 @@ def events_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def load_and_build(profile: ProfileRef, events: Path, tmp_path: Path) -> None:
-    load = [sys.executable, "-m", "crm_funnel.load_cli", *profile.cli_args(), "--quiet"]
+    load = [sys.executable, "-m", "crm_funnel.ingest.cli", *profile.cli_args(), "--quiet"]
     run_ok([*load, str(events)], "funnel-load")
     for kind in SHEETS:
         run_ok([*load, "--kind", kind, str(events.with_name(f"{kind}.csv"))], f"load {kind}")

@@ -1,6 +1,6 @@
 """The same project on Apache Spark: dbt-spark ``method: session`` on a local pyspark.
 
-Sample events are landed with ``python -m crm_funnel.spark_load`` (the real loader, then
+Sample events are landed with ``python -m crm_funnel.ops.spark_load`` (the real loader, then
 Spark's DataFrame writer, as parquet tables), and ``dbt build`` of every seed and model
 (the snapshot is off on Spark, see snapshots/_snapshots.yml; the data tests judge the
 data, and run on DuckDB and PostgreSQL in the other tests) runs on
@@ -63,7 +63,7 @@ CHECKS = {
 # Run in a separate process after dbt has finished (the Derby metastore is single-user).
 SPARK_QUERIES = """
 import json, sys
-from crm_funnel.spark_load import spark_parameters, spark_session
+from crm_funnel.warehouse.spark import spark_parameters, spark_session
 spark = spark_session(spark_parameters(sys.argv[1], "spark"))
 checks = json.loads(sys.argv[2])
 out = {name: [list(row) for row in spark.sql(sql).collect()] for name, sql in checks.items()}
@@ -112,7 +112,7 @@ def test_spark_build_matches_duckdb(
     env = {**os.environ, "CRM_FUNNEL_SPARK_DIR": str(tmp_path / "spark")}
 
     land = subprocess.run(
-        [sys.executable, "-m", "crm_funnel.spark_load", "--profiles-dir", str(profiles_dir)]
+        [sys.executable, "-m", "crm_funnel.ops.spark_load", "--profiles-dir", str(profiles_dir)]
         + ["--quiet", str(events_file)],
         capture_output=True,
         text=True,
@@ -164,7 +164,7 @@ def test_spark_load_refuses_a_target_that_is_not_spark(
     events_file: Path, duckdb_profile: ProfileRef
 ) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "crm_funnel.spark_load", *duckdb_profile.cli_args()]
+        [sys.executable, "-m", "crm_funnel.ops.spark_load", *duckdb_profile.cli_args()]
         + [str(events_file)],
         capture_output=True,
         text=True,

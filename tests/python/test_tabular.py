@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 from conftest import MODELS_ONLY, REPO_ROOT, ProfileRef, fetch, run_dbt, run_funnel_load
-from crm_funnel.tabular import map_header, normalise_header
+from crm_funnel.ingest.sheets import map_header, normalise_header
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import reference  # noqa: E402
@@ -586,7 +586,7 @@ def test_sheets_land_and_build_with_latest_wins_fx_and_quarantine(
 
     # -- erasure: the person leaves raw and built tables, and a later sheet cannot add them
     forgot = subprocess.run(
-        [sys.executable, "-m", "crm_funnel.erasure", *ref.cli_args(), "BOB@x.io"],
+        [sys.executable, "-m", "crm_funnel.ops.erasure", *ref.cli_args(), "BOB@x.io"],
         capture_output=True,
         text=True,
         timeout=120,

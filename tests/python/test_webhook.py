@@ -1,7 +1,7 @@
 """Tests of ``funnel-webhook`` with real HTTP requests on loopback (no mocks).
 
 The receiver runs as a real process on a free port with a temporary spool. The tests sign
-real Resend payloads with their own HMAC code (not ``crm_funnel.svix``), check every answer
+real Resend payloads with their own HMAC code (not ``crm_funnel.ingest.svix``), check every answer
 (200, 400, 401, 408, 411, 413, 503), that a 200 comes only once the line is in the spool
 file, that SIGTERM leaves only complete ``.ndjson`` files, that ``funnel-load`` lands what
 was spooled with the Svix message ids as keys, and that a burst of 500 simultaneous
@@ -34,7 +34,7 @@ from typing import Any
 
 import pytest
 from conftest import REPO_ROOT, ProfileRef, fetch, parse_load_summary, run_funnel_load
-from crm_funnel.loader import expand_paths
+from crm_funnel.ingest.inputs import expand_paths
 
 RESEND_FIXTURES = REPO_ROOT.parent / "shared" / "data" / "resend-webhooks"
 SECRET_ENV = "CRM_FUNNEL_WEBHOOK_SECRET"
@@ -100,7 +100,7 @@ def start(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subp
     log = tmp_path / "receiver.log"
     with open(log, "ab") as err:
         return subprocess.Popen(
-            [sys.executable, "-m", "crm_funnel.webhook", *args],
+            [sys.executable, "-m", "crm_funnel.ops.webhook", *args],
             stdout=subprocess.DEVNULL,
             stderr=err,
             env=env,
@@ -194,7 +194,7 @@ def burst(port: int, requests: list[bytes]) -> Counter[str]:
 
 def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "crm_funnel.webhook", *args],
+        [sys.executable, "-m", "crm_funnel.ops.webhook", *args],
         capture_output=True,
         text=True,
         env=env,

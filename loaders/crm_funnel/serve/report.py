@@ -7,9 +7,9 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from crm_funnel.connections import query_all
 from crm_funnel.errors import FunnelError
-from crm_funnel.profile import add_target_arguments, load_target
+from crm_funnel.warehouse.connections import query_all
+from crm_funnel.warehouse.profile import add_target_arguments, load_target
 
 EPILOG = """examples:
   funnel-report                      # the default target of ./profiles.yml
@@ -142,7 +142,7 @@ def channel_pivot(rows: Sequence[Sequence[Any]]) -> tuple[list[str], list[list[A
             stages.append(stage)
         by_channel.setdefault(channel, {})[stage] = (reached, from_lead)
     headers = ["first_touch_channel", "leads"] + [f"to {s}" for s in stages[1:]]
-    table = []
+    table: list[list[Any]] = []
     for channel, stage_values in by_channel.items():
         leads = stage_values[stages[0]][0]
         table.append([channel, leads] + [_percent(stage_values[s][1]) for s in stages[1:]])

@@ -39,7 +39,6 @@ from pathlib import Path
 from typing import Any
 
 from crm_funnel import __version__
-from crm_funnel.connections import one_line
 from crm_funnel.devtools.bench.measure import Bench, Dataset, Size, dataset, note
 from crm_funnel.devtools.bench.report import (
     machine_info,
@@ -50,7 +49,8 @@ from crm_funnel.devtools.bench.report import (
 from crm_funnel.devtools.bench.warehouses import PROG, open_warehouse
 from crm_funnel.devtools.generate import DEFAULT_SEED
 from crm_funnel.errors import FunnelError, TerminalError
-from crm_funnel.pipeline import find_dbt
+from crm_funnel.ops.dbt import find_dbt
+from crm_funnel.warehouse.connections import one_line
 
 TARGETS = ("duckdb", "postgres")
 DEFAULT_SIZES = "100k,1m"

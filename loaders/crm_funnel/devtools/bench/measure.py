@@ -15,11 +15,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from crm_funnel.connections import one_line
 from crm_funnel.devtools.bench.warehouses import BENCH_TARGET, PROG, Warehouse
 from crm_funnel.devtools.generate import DEFAULT_END, DEFAULT_START
 from crm_funnel.errors import TerminalError
-from crm_funnel.pipeline import dbt_error
+from crm_funnel.ops.dbt import dbt_error
+from crm_funnel.warehouse.connections import one_line
 
 DELTA_SHARE = 0.01  # the incremental batch, as a share of the main file
 DELTA_DAYS = 30  # the incremental batch covers this many days after the main data
@@ -147,7 +147,7 @@ class Bench:
 
     def load(self, wh: Warehouse, path: Path) -> Child:
         child = run_child(
-            [sys.executable, "-m", "crm_funnel.load_cli", str(path), "--quiet"]
+            [sys.executable, "-m", "crm_funnel.ingest.cli", str(path), "--quiet"]
             + ["--profiles-dir", str(wh.profiles_dir), "--target", BENCH_TARGET],
             cwd=wh.work,
         )

@@ -14,9 +14,9 @@ from typing import Any
 
 import yaml
 
-from crm_funnel.connections import connect_postgres, one_line
 from crm_funnel.errors import TerminalError
-from crm_funnel.profile import PROFILE_NAME, PostgresTarget, load_target, render_value
+from crm_funnel.warehouse.connections import connect_postgres, one_line
+from crm_funnel.warehouse.profile import PROFILE_NAME, PostgresTarget, load_target, render_value
 
 PROG = "funnel-bench"
 BENCH_TARGET = "bench"
@@ -156,5 +156,5 @@ def open_warehouse(kind: str, work: Path, args: argparse.Namespace) -> Warehouse
         return DuckDBWarehouse(work, profile_output(args.profiles_dir, args.duckdb_target, kind))
     output = profile_output(args.profiles_dir, args.postgres_target, kind)
     target = load_target(args.profiles_dir, args.postgres_target)
-    assert isinstance(target, PostgresTarget)
+    assert target.type == "postgres"  # profile_output checked it
     return PostgresWarehouse(work, output, target)

@@ -136,7 +136,8 @@ def _open_output(path: str) -> tuple[IO[bytes], IO[bytes] | None]:
     raw = open(path, "wb")  # noqa: SIM115 - closed by the caller
     if path.endswith(".gz"):
         # mtime=0 and no file name in the header: same arguments, same bytes.
-        return gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6), raw
+        zipped = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6)
+        return zipped, raw  # type: ignore[return-value]  # a GzipFile is a binary IO
     return raw, raw
 
 

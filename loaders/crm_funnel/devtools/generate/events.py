@@ -69,6 +69,8 @@ class Generator:
         self.companies = Companies(seed, max(30, events // 40))
         self.contacts = 0
         self.dirty_written = 0
+        self._kinds: list[str] = []  # the dirty kinds left in this cycle
+        self._cycles = 0
         self._event_serial = 0
         self._channel_names = list(CHANNELS)
         self._channel_shares = [share for share, _ in CHANNELS.values()]
@@ -282,7 +284,7 @@ class Generator:
 
     def lines(self) -> Iterator[str]:
         """Yield exactly ``events`` lines (without the newline)."""
-        self._kinds: list[str] = []
+        self._kinds = []
         self._cycles = 0
         last_with_id: str | None = None
         written = 0
@@ -306,6 +308,7 @@ class Generator:
                     self.dirty_written += 1
                     written += 1
                     if kind == "duplicate_line":
+                        assert last_with_id is not None  # else the line above is clean
                         yield last_with_id  # an extra line: ``record`` is still to come
                         continue
                     result = self._dirty(kind, record)

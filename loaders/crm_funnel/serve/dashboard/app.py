@@ -27,11 +27,11 @@ from typing import Any
 
 import streamlit as st
 
-from crm_funnel.connections import one_line
 from crm_funnel.errors import FunnelError
-from crm_funnel.profile import load_target
 from crm_funnel.serve.dashboard import contacts, funnel, lifecycle, operations, stored
 from crm_funnel.serve.dashboard.reader import Page, Settings, not_built_message, open_reader
+from crm_funnel.warehouse.connections import one_line
+from crm_funnel.warehouse.profile import load_target
 
 APP_TITLE = "crm-funnel"
 # The navigation, in order; the first page is the default.

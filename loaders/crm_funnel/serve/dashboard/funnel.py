@@ -79,11 +79,12 @@ def funnel_chart(funnel: pd.DataFrame) -> alt.LayerChart:
     labels = base.mark_text(color="white", fontWeight="bold", fontSize=13).encode(
         x=alt.datum(0), text="label:N"
     )
-    return (
+    chart: alt.LayerChart = (
         alt.layer(bars, labels)
         .transform_calculate(neg_half="-datum.half")
         .properties(height=60 * len(order))
     )
+    return chart
 
 
 # --- Channel effectiveness ------------------------------------------------------------

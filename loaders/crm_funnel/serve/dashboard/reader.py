@@ -16,8 +16,8 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from crm_funnel.connections import connect_duckdb, connect_postgres
-from crm_funnel.profile import DuckDBTarget, Target
+from crm_funnel.warehouse.connections import Session, read_only_session
+from crm_funnel.warehouse.profile import Target
 
 MISSING = "–"  # shown for a null value (an en dash, so it never reads as a minus sign)
 ENTRY = "(entry)"  # the "from" state of a contact's first lifecycle state
@@ -34,60 +34,6 @@ class Settings:
     target: str | None
     marts_schema: str
     raw_schema: str
-
-
-Rows = tuple[list[str], list[tuple[Any, ...]]]
-
-
-@dataclass(frozen=True)
-class Session:
-    """An open read-only connection: ``run(sql, params)`` (``?`` placeholders) returns
-    (column names, rows); ``catalog_sql`` lists (schema, table) of the two ``?`` schemas."""
-
-    run: Callable[[str, Sequence[Any]], Rows]
-    catalog_sql: str
-
-
-# warehouse: every engine difference of the dashboard is in this one function (how to open
-# a read-only connection, the placeholder style, where the catalog is); it moves to
-# crm_funnel/warehouse/ with the other DuckDB / PostgreSQL differences.
-@contextmanager
-def read_only_session(target: Target) -> Iterator[Session]:
-    """A read-only connection to ``target``, closed at the end.
-
-    On PostgreSQL the catalog is ``pg_catalog``, which lists a table whatever the login
-    may read (``information_schema`` hides tables without privileges, which would make an
-    unreadable mart look "not built").
-    """
-    if isinstance(target, DuckDBTarget):
-        con = connect_duckdb(target, read_only=True)
-
-        def run(sql: str, params: Sequence[Any]) -> Rows:
-            cursor = con.execute(sql, list(params))
-            return [d[0] for d in cursor.description], cursor.fetchall()
-
-        catalog_sql = (
-            "select table_schema, table_name from information_schema.tables "
-            "where table_schema in (?, ?)"
-        )
-    else:
-        con = connect_postgres(target, application_name="funnel-dashboard")
-        con.set_session(readonly=True, autocommit=True)
-
-        def run(sql: str, params: Sequence[Any]) -> Rows:
-            with con.cursor() as cursor:
-                cursor.execute(sql.replace("?", "%s"), list(params))
-                return [d[0] for d in cursor.description], cursor.fetchall()
-
-        catalog_sql = (
-            "select n.nspname, c.relname from pg_catalog.pg_class c "
-            "join pg_catalog.pg_namespace n on n.oid = c.relnamespace "
-            "where n.nspname in (?, ?) and c.relkind in ('r', 'p', 'v', 'm', 'f')"
-        )
-    try:
-        yield Session(run, catalog_sql)
-    finally:
-        con.close()
 
 
 class Reader:
@@ -126,7 +72,7 @@ class Reader:
 
 @contextmanager
 def open_reader(target: Target, settings: Settings) -> Iterator[Reader]:
-    with read_only_session(target) as session:
+    with read_only_session(target, "funnel-dashboard") as session:
         yield Reader(target, session, settings)
 
 
@@ -252,11 +198,11 @@ def show_table(frame: pd.DataFrame, **formats: Callable[[Any], str]) -> None:
     st.table(shown.set_index(shown.columns[0]))
 
 
-def show_numbered(frame: pd.DataFrame, limit: int = LIST_LIMIT, **formats: Any) -> None:
-    """A list as a static table numbered 1.., at most ``limit`` rows (a note says so)."""
-    if len(frame) > limit:
-        st.caption(f"The first {limit:,} of {len(frame):,}.")
-    shown = frame.head(limit).copy()
+def show_numbered(frame: pd.DataFrame, **formats: Callable[[Any], str]) -> None:
+    """A list as a static table numbered 1.., at most ``LIST_LIMIT`` rows (a note says so)."""
+    if len(frame) > LIST_LIMIT:
+        st.caption(f"The first {LIST_LIMIT:,} of {len(frame):,}.")
+    shown = frame.head(LIST_LIMIT).copy()
     shown.insert(0, "#", range(1, len(shown) + 1))
     show_table(shown, **{"#": str}, **formats)
 

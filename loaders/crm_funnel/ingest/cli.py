@@ -11,18 +11,20 @@ from typing import Any
 
 from crm_funnel import __version__
 from crm_funnel.errors import FunnelError, TerminalError
-from crm_funnel.loader import FORMATS, STDIN_NAME, LoadInput, expand_paths, load_one, open_backend
-from crm_funnel.profile import add_target_arguments, load_target
-from crm_funnel.tabular import (
-    KINDS,
-    REQUIRED,
-    ensure_sheet_rows,
+from crm_funnel.ingest.formats import FORMATS
+from crm_funnel.ingest.inputs import (
+    STDIN_NAME,
+    LoadInput,
     expand_csv_paths,
+    expand_paths,
     is_csv_path,
-    load_sheet,
-    read_header,
     spooled_stdin,
 )
+from crm_funnel.ingest.load import load_one
+from crm_funnel.ingest.sheets import KINDS, REQUIRED, load_sheet, read_header
+from crm_funnel.warehouse.open import open_backend
+from crm_funnel.warehouse.profile import add_target_arguments, load_target
+from crm_funnel.warehouse.sheet_rows import ensure_sheet_rows
 
 PROG = "funnel-load"
 

@@ -29,34 +29,49 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-import yaml
-
 from crm_funnel import __version__
-from crm_funnel.connections import connect_duckdb, connect_postgres, one_line
 from crm_funnel.errors import FunnelError, TerminalError
-from crm_funnel.loader import expand_paths, plural
-from crm_funnel.profile import DuckDBTarget, Target, add_target_arguments, load_target
+from crm_funnel.ingest.inputs import expand_paths
+from crm_funnel.ingest.progress import plural
+from crm_funnel.ops.dbt import (
+    dbt_error,
+    find_dbt,
+    fresh_artifact,
+    merged_vars_text,
+    modified_ns,
+    parse_vars,
+    read_yaml_mapping,
+    tool_error,
+)
+from crm_funnel.ops.summary import (
+    QUARANTINE_MODEL,
+    Step,
+    Summary,
+    read_freshness,
+    read_run_results,
+    render_summary,
+)
+from crm_funnel.warehouse.backend import IDENTIFIER
+from crm_funnel.warehouse.connections import (
+    query_optional,
+)
+from crm_funnel.warehouse.profile import Target, add_target_arguments, load_target
 
 PROG = "funnel-pipeline"
 DEFAULT_INBOX = Path("data") / "inbox"
-STEP_NAMES = ("load", "freshness", "build", "quality", "docs")
-QUARANTINE_MODEL = "fct_quarantined_events"
-TAIL_LINES = 25  # child output shown on failure with --quiet
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+TAIL_LINES = 25  # child output shown on failure with --quiet
 
 DESCRIPTION = """\
 Run the whole crm_funnel pipeline: load new files from the inbox folder -> dbt source
@@ -81,64 +96,6 @@ dbt artifacts go to $DBT_TARGET_PATH (default: target/ in the project), Data Doc
 exit status: 0 every step passed (freshness warnings allowed), 1 a step failed (the
              summary shows what ran; one line on stderr says which step and why),
              2 usage or setup error (one line on stderr, nothing run), 130 interrupted."""
-
-
-# --------------------------------------------------------------------------- results
-
-
-@dataclass
-class Step:
-    name: str
-    status: str = "not run"  # ok | warn | FAILED | skipped | not run | interrupted
-    seconds: float = 0.0
-    reason: str = ""
-
-    def brief(self) -> str:
-        if self.status in ("not run", "skipped"):
-            return f"{self.name} {self.status}"
-        return f"{self.name} {self.status} {self.seconds:.1f}s"
-
-
-@dataclass
-class Summary:
-    """Everything the final screen shows; ``None`` = not known (the step did not run)."""
-
-    target_name: str
-    target_where: str
-    inbox: Path
-    files_in_inbox: int = 0
-    files_loaded: int | None = None
-    files_skipped: int | None = None
-    records_read: int | None = None
-    new_events: int | None = None
-    duplicates: int | None = None
-    load_errors: int | None = None
-    erased_skipped: int | None = None
-    quarantined: int | None = None
-    models: Counter[str] = field(default_factory=Counter)
-    seeds: Counter[str] = field(default_factory=Counter)
-    tests: Counter[str] = field(default_factory=Counter)
-    data_tests: int = 0
-    build_read: bool = False
-    quarantined_built: bool = False
-    freshness: list[tuple[str, str, float | None]] = field(default_factory=list)
-    suites_passed: list[str] = field(default_factory=list)
-    suites_failed: list[str] = field(default_factory=list)
-    docs_index: Path | None = None
-    data_docs_index: Path | None = None
-    steps: list[Step] = field(default_factory=lambda: [Step(n) for n in STEP_NAMES])
-    seconds: float = 0.0
-
-    def step(self, name: str) -> Step:
-        return next(s for s in self.steps if s.name == name)
-
-    @property
-    def failed_step(self) -> Step | None:
-        return next((s for s in self.steps if s.status in ("FAILED", "interrupted")), None)
-
-    @property
-    def tests_failed(self) -> int:
-        return self.tests["fail"] + self.tests["error"]
 
 
 # --------------------------------------------------------------------------- set-up
@@ -179,53 +136,6 @@ class Context:
         return ["--profiles-dir", str(self.profiles_dir), "--target", self.target.target]
 
 
-def _read_yaml_mapping(path: Path) -> Mapping[str, Any]:
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise TerminalError(f"cannot read {path}: {one_line(exc)}") from None
-    return document if isinstance(document, Mapping) else {}
-
-
-def parse_vars(text: str | None) -> dict[str, Any]:
-    """``--vars`` as dbt reads it: a YAML mapping (``{name: value, ...}``)."""
-    if text is None or not text.strip():
-        return {}
-    try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise TerminalError(
-            f"--vars is not valid YAML ({one_line(exc)}); "
-            "pass a mapping like '{as_of: \"2026-07-01\", mql_score_threshold: 30}'"
-        ) from None
-    if not isinstance(value, Mapping):
-        raise TerminalError(
-            f"--vars must be a YAML mapping, not {text.strip()!r}; "
-            "pass e.g. '{mql_score_threshold: 30}'"
-        )
-    return dict(value)
-
-
-def merged_vars_text(texts: Sequence[str], merged: Mapping[str, Any]) -> str | None:
-    """What dbt gets as ``--vars``: the text as given, or the merge of several (later wins)."""
-    if not merged:
-        return None
-    if len(texts) == 1:
-        return texts[0]
-    return yaml.safe_dump(dict(merged), default_flow_style=True, width=1 << 30).strip()
-
-
-def find_dbt() -> str:
-    """The dbt next to this Python (the venv's), else the one on PATH."""
-    beside = Path(sys.executable).with_name("dbt")
-    if beside.is_file() and os.access(beside, os.X_OK):
-        return str(beside)
-    found = shutil.which("dbt")
-    if found:
-        return found
-    raise TerminalError("dbt not found next to this Python or on PATH: run make install")
-
-
 def inbox_files(inbox: Path) -> list[Path]:
     """The files ``funnel-load INBOX`` would load (none when the inbox is empty)."""
     if not inbox.exists():
@@ -253,15 +163,16 @@ def prepare(args: argparse.Namespace, out: IO[str]) -> Context:
             "or pass --project-dir"
         )
     project_dir = project_dir.resolve()
-    project = _read_yaml_mapping(project_file)
+    project = read_yaml_mapping(project_file)
     vars_texts = [text for text in args.vars or [] if text.strip()]
     dbt_vars: dict[str, Any] = {}
     for text in vars_texts:
         dbt_vars.update(parse_vars(text))
-    project_vars = project.get("vars") if isinstance(project.get("vars"), Mapping) else {}
+    found = project.get("vars")
+    project_vars: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
     raw_schema = str(dbt_vars.get("raw_schema") or project_vars.get("raw_schema") or "raw")
     for option, schema in (("raw_schema", raw_schema), ("--marts-schema", args.marts_schema)):
-        if not _IDENTIFIER.match(schema):
+        if not IDENTIFIER.match(schema):
             raise TerminalError(f"{option} {schema!r} is not a plain SQL identifier; fix it")
 
     target = load_target(args.profiles_dir, args.target)
@@ -298,57 +209,12 @@ def _isatty(stream: IO[str]) -> bool:
     return bool(getattr(stream, "isatty", lambda: False)())
 
 
-# --------------------------------------------------------------------------- database
-
-
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-
-
-def _missing_relation_errors(target: Target) -> tuple[type[BaseException], ...]:
-    if isinstance(target, DuckDBTarget):
-        import duckdb
-
-        return (duckdb.CatalogException,)
-    import psycopg2.errors
-
-    return (psycopg2.errors.UndefinedTable, psycopg2.errors.InvalidSchemaName)
-
-
-def query_optional(target: Target, sql: str) -> list[tuple[Any, ...]] | None:
-    """Rows of ``sql``, or ``None`` when a table it reads does not exist (yet).
-
-    Connection problems raise the same one-line ``FunnelError`` as the other commands.
-    """
-    if isinstance(target, DuckDBTarget):
-        if not target.path.exists():
-            if not target.path.parent.is_dir():
-                connect_duckdb(target)  # raises the one-line "directory does not exist"
-            return None
-        con = connect_duckdb(target, read_only=True)
-        try:
-            return con.execute(sql).fetchall()
-        except _missing_relation_errors(target):
-            return None
-        finally:
-            con.close()
-    con = connect_postgres(target, application_name=PROG)
-    try:
-        con.set_session(readonly=True, autocommit=True)
-        with con.cursor() as cur:
-            cur.execute(sql)
-            return cur.fetchall()
-    except _missing_relation_errors(target):
-        return None
-    finally:
-        con.close()
-
-
 LOADS_COLUMNS = "load_id, records_read, events_loaded, duplicates_skipped, errors, erased_skipped"
 
 
 def committed_loads(target: Target, raw_schema: str) -> dict[str, tuple[int, ...]]:
     """``load_id -> (records, new events, duplicates, errors, erased)`` of ``raw.loads``."""
-    rows = query_optional(target, f"select {LOADS_COLUMNS} from {raw_schema}.loads")
+    rows = query_optional(target, f"select {LOADS_COLUMNS} from {raw_schema}.loads", PROG)
     return {str(r[0]): tuple(int(v or 0) for v in r[1:]) for r in rows or []}
 
 
@@ -417,56 +283,6 @@ def _show_tail(ctx: Context, lines: Sequence[str]) -> None:
             print(f"    {line}", file=ctx.out)
 
 
-def _modified_ns(path: Path) -> int | None:
-    try:
-        return path.stat().st_mtime_ns
-    except OSError:
-        return None
-
-
-def _fresh_artifact(path: Path, before: int | None) -> dict[str, Any] | None:
-    """The JSON artifact at ``path`` if the step just wrote it, else ``None``."""
-    now = _modified_ns(path)
-    if now is None or now == before:
-        return None
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return document if isinstance(document, dict) else None
-
-
-def dbt_error(lines: Sequence[str]) -> str:
-    """One line out of dbt's output: the error it reports, else its last line."""
-    for i, line in enumerate(lines):
-        if "Encountered an error" in line:
-            block = []
-            for follow in lines[i + 1 :]:
-                text = follow.strip()
-                if not text:
-                    if block:
-                        break
-                    continue
-                if not text.startswith(">"):
-                    block.append(text)
-            if block:
-                return ": ".join(block[:2])
-    for line in reversed(lines):
-        text = re.sub(r"^\d\d:\d\d:\d\d\s+", "", line.strip())
-        if text.startswith(("Error", "ERROR", "Runtime Error", "Compilation Error")):
-            return text
-    last = next((ln.strip() for ln in reversed(lines) if ln.strip()), "")
-    return re.sub(r"^\d\d:\d\d:\d\d\s+", "", last) or "no output"
-
-
-def _tool_error(lines: Sequence[str], prog: str) -> str:
-    prefix = f"{prog}: error: "
-    for line in reversed(lines):
-        if line.startswith(prefix):
-            return line[len(prefix) :].strip()
-    return next((ln.strip() for ln in reversed(lines) if ln.strip()), "no output")
-
-
 # --------------------------------------------------------------------------- the steps
 
 
@@ -483,7 +299,7 @@ def step_load(ctx: Context, summary: Summary) -> Step:
     command = [
         sys.executable,
         "-m",
-        "crm_funnel.load_cli",
+        "crm_funnel.ingest.cli",
         *ctx.profile_args(),
         "--raw-schema",
         ctx.raw_schema,
@@ -504,29 +320,18 @@ def step_load(ctx: Context, summary: Summary) -> Step:
     ) = totals
     if code != 0:
         _show_tail(ctx, lines)
-        step.status, step.reason = "FAILED", _tool_error(lines, "funnel-load")
+        step.status, step.reason = "FAILED", tool_error(lines, "funnel-load")
     else:
         step.status = "ok"
     return step
 
 
-def read_freshness(document: Mapping[str, Any]) -> list[tuple[str, str, float | None]]:
-    """``(source.table, status, hours since the last load)`` per source table."""
-    out = []
-    for result in document.get("results") or []:
-        name = str(result.get("unique_id", "")).split(".", 2)[-1]
-        seconds = result.get("max_loaded_at_time_ago_in_s")
-        hours = None if seconds is None else float(seconds) / 3600
-        out.append((name, str(result.get("status", "?")), hours))
-    return sorted(out)
-
-
 def step_freshness(ctx: Context, summary: Summary) -> Step:
     step = summary.step("freshness")
     artifact = ctx.target_path / "sources.json"
-    before = _modified_ns(artifact)
+    before = modified_ns(artifact)
     code, lines = run_process(ctx, [ctx.dbt, "source", "freshness", *ctx.dbt_args()])
-    document = _fresh_artifact(artifact, before)
+    document = fresh_artifact(artifact, before)
     if document is not None:
         summary.freshness = read_freshness(document)
     stale = [(n, s, h) for n, s, h in summary.freshness if s not in ("pass", "warn")]
@@ -547,45 +352,18 @@ def step_freshness(ctx: Context, summary: Summary) -> Step:
     return step
 
 
-def read_run_results(summary: Summary, document: Mapping[str, Any]) -> list[str]:
-    """Count models, seeds and tests by status; return one line per failed node."""
-    problems = []
-    for result in document.get("results") or []:
-        unique_id = str(result.get("unique_id", ""))
-        kind, _, rest = unique_id.partition(".")
-        status = str(result.get("status", "?"))
-        # model.<package>.<name>, test.<package>.<name>.<hash>
-        name = rest.split(".")[1] if "." in rest else rest
-        if kind == "model":
-            summary.models[status] += 1
-            if name == QUARANTINE_MODEL:
-                summary.quarantined_built = status == "success"
-        elif kind == "seed":
-            summary.seeds[status] += 1
-        elif kind == "test":
-            summary.tests[status] += 1
-            summary.data_tests += 1
-        else:
-            continue
-        if status in ("error", "fail"):
-            message = one_line(Exception(result.get("message") or status))
-            problems.append(f"{kind} {name}: {message}")
-    summary.build_read = True
-    return problems
-
-
 def step_build(ctx: Context, summary: Summary) -> Step:
     step = summary.step("build")
     artifact = ctx.target_path / "run_results.json"
-    before = _modified_ns(artifact)
+    before = modified_ns(artifact)
     code, lines = run_process(
         ctx, [ctx.dbt, "build", "--exclude-resource-type", "unit_test", *ctx.dbt_args()]
     )
-    document = _fresh_artifact(artifact, before)
+    document = fresh_artifact(artifact, before)
     problems = read_run_results(summary, document) if document is not None else []
     if summary.quarantined_built:
         rows = query_optional(
-            ctx.target, f"select count(*) from {ctx.marts_schema}.{QUARANTINE_MODEL}"
+            ctx.target, f"select count(*) from {ctx.marts_schema}.{QUARANTINE_MODEL}", PROG
         )
         summary.quarantined = int(rows[0][0]) if rows else None
     if code == 0:
@@ -616,7 +394,7 @@ def step_quality(ctx: Context, summary: Summary) -> Step:
     command = [
         sys.executable,
         "-m",
-        "crm_funnel.quality",
+        "crm_funnel.ops.quality",
         *ctx.profile_args(),
         "--docs-dir",
         str(docs_dir),
@@ -645,7 +423,7 @@ def step_quality(ctx: Context, summary: Summary) -> Step:
         step.reason = f"quality suites failed: {', '.join(summary.suites_failed)}"
     else:
         _show_tail(ctx, lines)
-        step.status, step.reason = "FAILED", _tool_error(lines, "funnel-quality")
+        step.status, step.reason = "FAILED", tool_error(lines, "funnel-quality")
     return step
 
 
@@ -694,99 +472,6 @@ def run_steps(ctx: Context, summary: Summary, skip_docs: bool) -> Iterator[Step]
         yield step
         if step.status == "FAILED":
             return
-
-
-# --------------------------------------------------------------------------- summary
-
-
-def _n(value: int | None) -> str:
-    return "-" if value is None else f"{value:,}"
-
-
-def render_summary(summary: Summary) -> str:
-    """The one-screen summary of what ran."""
-    rows: list[tuple[str, str]] = [
-        ("target", f"{summary.target_name} ({summary.target_where})"),
-        ("steps", " | ".join(s.brief() for s in summary.steps)),
-    ]
-    if summary.files_loaded is None:
-        rows.append(("files", f"not loaded ({_n(summary.files_in_inbox)} in {summary.inbox})"))
-    else:
-        rows.append(
-            (
-                "files",
-                f"{_n(summary.files_loaded)} loaded, {_n(summary.files_skipped)} skipped "
-                f"(already loaded) of {_n(summary.files_in_inbox)} in {summary.inbox}",
-            )
-        )
-        erased = f", {_n(summary.erased_skipped)} erased" if summary.erased_skipped else ""
-        rows.append(
-            (
-                "records",
-                f"{_n(summary.records_read)} read -> {_n(summary.new_events)} new events, "
-                f"{_n(summary.duplicates)} duplicates, {_n(summary.load_errors)} load errors"
-                f"{erased}",
-            )
-        )
-    if summary.build_read:
-        if summary.quarantined_built:
-            quarantined = f"{_n(summary.quarantined)} events ({QUARANTINE_MODEL})"
-        else:
-            quarantined = f"- ({QUARANTINE_MODEL} not built in this run)"
-        rows.append(("quarantined", quarantined))
-        models, seeds, tests = summary.models, summary.seeds, summary.tests
-        rows.append(
-            (
-                "models",
-                f"{models['success']} built, {models['error']} errored, {models['skipped']} "
-                f"skipped; seeds {seeds['success']} loaded, {seeds['error']} errored",
-            )
-        )
-        rows.append(
-            (
-                "tests",
-                f"{tests['pass']} passed, {tests['warn']} warned, {summary.tests_failed} failed, "
-                f"{tests['skipped']} skipped ({summary.data_tests} data tests)",
-            )
-        )
-    else:
-        rows.append(("models/tests", "not built"))
-    if summary.freshness:
-        rows.append(
-            (
-                "freshness",
-                ", ".join(
-                    f"{name} {status}" + ("" if hours is None else f" ({hours:.1f} h)")
-                    for name, status, hours in summary.freshness
-                ),
-            )
-        )
-    else:
-        rows.append(("freshness", "not checked"))
-    if summary.suites_passed or summary.suites_failed:
-        failed = f" ({', '.join(summary.suites_failed)})" if summary.suites_failed else ""
-        rows.append(
-            (
-                "quality",
-                f"{len(summary.suites_passed)} suites passed, "
-                f"{len(summary.suites_failed)} failed{failed}",
-            )
-        )
-    else:
-        rows.append(("quality", "not run"))
-    rows.append(("docs", str(summary.docs_index) if summary.docs_index else "not generated"))
-    if summary.data_docs_index:
-        rows.append(("data docs", str(summary.data_docs_index)))
-    failed_step = summary.failed_step
-    if failed_step is None:
-        result = f"OK in {summary.seconds:.1f} s"
-    else:
-        result = f"{failed_step.status} at step {failed_step.name} after {summary.seconds:.1f} s"
-    rows.append(("result", result))
-    width = max(len(label) for label, _ in rows)
-    lines = [f"{PROG} summary", "-" * (len(PROG) + 8)]
-    lines += [f"{label.ljust(width)}  {value}" for label, value in rows]
-    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- CLI
@@ -860,7 +545,9 @@ def _main(args: argparse.Namespace, out: IO[str]) -> int:
     try:
         ctx = prepare(args, out)
         # Fail fast on a database we cannot reach (one line, nothing run).
-        loaded_before = query_optional(ctx.target, f"select 1 from {ctx.raw_schema}.loads limit 1")
+        loaded_before = query_optional(
+            ctx.target, f"select 1 from {ctx.raw_schema}.loads limit 1", PROG
+        )
         if not ctx.inbox_files and not loaded_before:
             raise TerminalError(
                 f"inbox {ctx.inbox} has no event files (.json, .ndjson, .jsonl, optionally .gz) "
@@ -890,9 +577,11 @@ def _main(args: argparse.Namespace, out: IO[str]) -> int:
         except OSError as exc:
             _fail(f"cannot write --summary-file {args.summary_file}: {exc.strerror or exc}")
     if interrupted:
-        step = summary.failed_step
-        where = f" during step {step.name}" if step else ""
-        note = "; the load in progress was rolled back" if step and step.name == "load" else ""
+        stopped = summary.failed_step
+        where = f" during step {stopped.name}" if stopped else ""
+        note = (
+            "; the load in progress was rolled back" if stopped and stopped.name == "load" else ""
+        )
         return _fail(f"interrupted{where}{note}", 130)
     failed = summary.failed_step
     if failed is not None:

@@ -23,7 +23,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import jinja2
 import jinja2.nativetypes
@@ -43,7 +43,7 @@ class DuckDBTarget:
     target: str
     path: Path
     schema: str = "main"
-    type: str = "duckdb"
+    type: Literal["duckdb"] = "duckdb"
 
     def describe(self) -> str:
         return f"DuckDB file {self.path}"
@@ -61,7 +61,7 @@ class PostgresTarget:
     password: str
     dbname: str
     schema: str = "public"
-    type: str = "postgres"
+    type: Literal["postgres"] = "postgres"
 
     def __repr__(self) -> str:
         return (

@@ -18,151 +18,22 @@ from __future__ import annotations
 
 import argparse
 import collections
-import contextlib
 import hashlib
-import re
 import secrets
 import sys
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from crm_funnel.errors import FunnelError, TerminalError
-from crm_funnel.profile import add_target_arguments, load_target
+from crm_funnel.warehouse.backend import utcnow
+from crm_funnel.warehouse.open import open_backend
+from crm_funnel.warehouse.profile import add_target_arguments, load_target
+from crm_funnel.warehouse.sheet_rows import ensure_sheet_rows
+from crm_funnel.warehouse.tombstones import addresses_in, email_hash, normalize_email, redacted_file
 
 if TYPE_CHECKING:
-    from crm_funnel.loader import Backend, Execute
-
-# what the dbt models strip around an email (staging: strip_whitespace)
-EMAIL_WHITESPACE = " \t\r\n\f"
-
-# JSON string escapes (also decoded in text that is not valid JSON: a bad line)
-_ESCAPE = re.compile(r"\\(?:u([0-9a-fA-F]{4})|([\"\\/bfnrt]))")
-_SIMPLE_ESCAPES = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
-# an address: a local part, @, a domain (after case folding, so lower-case)
-_LOCAL_SYMBOLS = "_.!#$%&'*+=?^`{|}~-"  # and letters and digits
-_ADDRESS = re.compile(r"([\w.!#$%&'*+=?^`{|}~-]+)@([\w-]+(?:\.[\w-]+)*)")
-_DOMAIN = re.compile(r"[\w-]+(?:\.[\w-]+)*")
-
-
-def _unescape(match: re.Match[str]) -> str:
-    code, char = match.groups()
-    if code is not None:
-        return chr(int(code, 16))
-    return _SIMPLE_ESCAPES.get(char, char)
-
-
-def canonical_text(text: str) -> str:
-    """The text with JSON escapes decoded, in Unicode NFC, case-folded."""
-    if "\\" in text:
-        text = _ESCAPE.sub(_unescape, text)
-        # a surrogate pair written as two escapes is one character
-        text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
-    if text.isascii():  # the common case, and the same result, faster
-        return text.lower()
-    return unicodedata.normalize("NFC", text).casefold()
-
-
-def _domain(domain: str) -> str:
-    """IDN labels (``xn--...``) decoded, so both spellings of a domain are one."""
-    labels = []
-    for label in domain.split("."):
-        if label.startswith("xn--"):
-            with contextlib.suppress(UnicodeError, ValueError):  # else kept as written
-                label = canonical_text(label[4:].encode("ascii").decode("punycode"))
-        labels.append(label)
-    return ".".join(labels)
-
-
-def addresses_in(text: str) -> set[str]:
-    """Every normalised address the text mentions, also inside a longer name: for
-    ``export-victim@erase.io.ndjson``, each local part that starts after a non-alphanumeric
-    character (``victim``) with each domain that ends before one (``erase.io``). So
-    ``avictim@erase.io`` is another person."""
-    text = canonical_text(text)
-    found = set()
-    at = text.find("@")
-    while at >= 0:
-        start = at  # the local part: back over the characters an address may hold
-        while start and (text[start - 1].isalnum() or text[start - 1] in _LOCAL_SYMBOLS):
-            start -= 1
-        domain = _DOMAIN.match(text, at + 1)
-        if start < at and domain:
-            local, name = text[start:at], _domain(domain.group())
-            starts = [0] + [i + 1 for i, c in enumerate(local[:-1]) if not c.isalnum()]
-            ends = [j for j, c in enumerate(name) if j and not c.isalnum()] + [len(name)]
-            found.update(f"{local[s:]}@{name[:e]}" for s in starts for e in ends)
-        at = text.find("@", at + 1)
-    return found
-
-
-def normalize_email(value: Any) -> str | None:
-    """The address as erasure matches it (see ``addresses_in``); None if it is not one."""
-    if not isinstance(value, str):
-        return None
-    text = canonical_text(value.strip(EMAIL_WHITESPACE))
-    match = _ADDRESS.fullmatch(text)
-    if match is None:
-        return None
-    return f"{match.group(1)}@{_domain(match.group(2))}"
-
-
-def email_hash(salt: str, email: str) -> str:
-    return hashlib.sha256(f"{salt}:{email}".encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def redacted_file(salt: str, name: str) -> str:
-    """What replaces a file name that mentions a forgotten person: stable per name, so the
-    rows of one file still group together."""
-    return f"<erased file {email_hash(salt, name)[:16]}>"
-
-
-def erasure_ddl(schema: str, text_type: str) -> list[str]:
-    """The erasure tables, and ``sheet_rows`` (the other raw table erasure deletes from).
-
-    The loader creates these with its own tables, so that every raw table the dbt
-    sources name exists after the first load of any kind.
-    """
-    from crm_funnel.tabular import sheet_rows_ddl  # noqa: PLC0415 - tabular imports loader
-
-    return [
-        f"""create table if not exists {schema}.erasures (
-            email_hash {text_type} primary key, erased_at timestamp not null)""",
-        f"create table if not exists {schema}.erasure_salt (salt {text_type} not null)",
-        *sheet_rows_ddl(schema, text_type),
-    ]
-
-
-@dataclass(frozen=True)
-class Tombstones:
-    salt: str
-    hashes: frozenset[str]
-
-    def __bool__(self) -> bool:
-        return bool(self.hashes)
-
-    def mentioned_in(self, text: str) -> bool:
-        """Whether the text mentions a forgotten person's address (in any spelling)."""
-        return any(email_hash(self.salt, a) in self.hashes for a in addresses_in(text))
-
-    def redact(self, source_file: str) -> str:
-        """The file name as stored: redacted if it mentions a forgotten person."""
-        if self and self.mentioned_in(source_file):
-            return redacted_file(self.salt, source_file)
-        return source_file
-
-
-NO_TOMBSTONES = Tombstones("", frozenset())
-
-
-def read_tombstones(backend: Backend) -> Tombstones:
-    def work(execute: Execute) -> Tombstones:
-        salt = execute(f"select salt from {backend.schema}.erasure_salt")
-        hashes = execute(f"select email_hash from {backend.schema}.erasures")
-        return Tombstones(salt[0][0] if salt else "", frozenset(row[0] for row in hashes))
-
-    return backend.transaction("reading the erasure tombstones", work)
+    from crm_funnel.warehouse.backend import Backend, Execute
 
 
 def contact_id(email: str) -> str:
@@ -194,42 +65,13 @@ class Table:
     text_columns: tuple[str, ...]
 
 
-# Every table, also those the user may not touch (a missing privilege must stop the
-# erasure, not hide a table: information_schema lists only the tables one may use), and
-# whether the user may erase in it (select, update, delete).
-_TABLES_SQL = {
-    "PostgreSQL": "select n.nspname, c.relname, a.attname,"
-    " a.atttypid in ('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype),"
-    " has_table_privilege(c.oid, 'select') and has_table_privilege(c.oid, 'update')"
-    " and has_table_privilege(c.oid, 'delete')"
-    " from pg_catalog.pg_attribute as a"
-    " inner join pg_catalog.pg_class as c on a.attrelid = c.oid"
-    " inner join pg_catalog.pg_namespace as n on c.relnamespace = n.oid"
-    " where c.relkind in ('r', 'p') and a.attnum > 0 and not a.attisdropped"
-    " and n.nspname not in ('pg_catalog', 'information_schema')"
-    " and left(n.nspname, 3) <> 'pg_' order by a.attnum",
-    "DuckDB": "select c.table_schema, c.table_name, c.column_name, c.data_type = 'VARCHAR',"
-    " true"
-    " from information_schema.columns as c inner join information_schema.tables as t"
-    " on c.table_schema = t.table_schema and c.table_name = t.table_name"
-    " and c.table_catalog = t.table_catalog"
-    " where t.table_type = 'BASE TABLE' and c.table_catalog = current_database()"
-    " and c.table_schema not in ('information_schema', 'pg_catalog')"
-    " order by c.ordinal_position",
-}
-# a text with a character outside ASCII (a Unicode spelling of an address)
-_NON_ASCII = {
-    "PostgreSQL": "{} ~ '[^\\x01-\\x7f]'",
-    "DuckDB": "regexp_matches({}, '[^\\x01-\\x7f]')",
-}
-
-
-def every_table(execute: Execute, kind: str, raw_schema: str) -> list[Table]:
+def every_table(execute: Execute, catalog_sql: str, raw_schema: str) -> list[Table]:
     """Every table erasure works on: raw and built, but not the tombstones. A table the
-    user may not erase in stops the erasure before anything changes."""
+    user may not erase in stops the erasure before anything changes. ``catalog_sql``: the
+    engine's list of columns (``Backend.catalog_sql``)."""
     columns: dict[str, list[tuple[str, bool]]] = collections.defaultdict(list)
     denied = set()
-    for schema, table, column, is_text, allowed in execute(_TABLES_SQL[kind]):
+    for schema, table, column, is_text, allowed in execute(catalog_sql):
         if schema == raw_schema and table in ("erasures", "erasure_salt"):
             continue
         columns[f'"{schema}"."{table}"'].append((column, bool(is_text)))
@@ -252,7 +94,7 @@ def every_table(execute: Execute, kind: str, raw_schema: str) -> list[Table]:
     ]
 
 
-def _candidates(kind: str, column: str, email: str) -> tuple[str, list[str]]:
+def _candidates(non_ascii_sql: str, column: str, email: str) -> tuple[str, list[str]]:
     """A condition true for every value that may mention the address (the rest are
     checked in Python): its ASCII spelling, an escape, an IDN label or non-ASCII text."""
     quoted = f'"{column}"'
@@ -261,12 +103,12 @@ def _candidates(kind: str, column: str, email: str) -> tuple[str, list[str]]:
     if email.isascii():
         tests.append(f"strpos(lower({quoted}), ?) > 0")
         params.append(email)
-    tests.append(_NON_ASCII[kind].format(quoted))
+    tests.append(non_ascii_sql.format(quoted))
     return "(" + " or ".join(tests) + ")", params
 
 
 def forget_everywhere(
-    execute: Execute, kind: str, tables: list[Table], email: str, salt: str, now: Any
+    execute: Execute, non_ascii_sql: str, tables: list[Table], email: str, salt: str, now: Any
 ) -> tuple[collections.Counter[str], int]:
     """Delete every row that mentions the address (rewrite file names that do), and the
     person's rows by contact_id; return (rows removed per table, file names redacted)."""
@@ -276,7 +118,7 @@ def forget_everywhere(
     for table in tables:
         if not table.text_columns:
             continue
-        tests = [_candidates(kind, column, email) for column in table.text_columns]
+        tests = [_candidates(non_ascii_sql, column, email) for column in table.text_columns]
         has_id = "contact_id" in table.columns
         selected = ", ".join(f'"{c}"' for c in table.text_columns)
         rows = execute(
@@ -334,7 +176,7 @@ def forget(backend: Backend, emails: Iterable[str], erased_at: Any) -> list[Forg
     raw = {name: f'"{s}"."{name}"' for name in ("events", "load_errors", "sheet_rows")}
 
     def work(execute: Execute) -> list[Forgotten]:
-        tables = every_table(execute, backend.kind, s)
+        tables = every_table(execute, backend.catalog_sql, s)
         salt_rows = execute(f"select salt from {s}.erasure_salt")
         if salt_rows:
             salt = salt_rows[0][0]
@@ -347,7 +189,7 @@ def forget(backend: Backend, emails: Iterable[str], erased_at: Any) -> list[Forg
             if not execute(f"select 1 from {s}.erasures where email_hash = ?", [digest]):
                 execute(f"insert into {s}.erasures values (?, ?)", [digest, erased_at])
             removed, files = forget_everywhere(
-                execute, backend.kind, tables, email, salt, erased_at
+                execute, backend.non_ascii_sql, tables, email, salt, erased_at
             )
             counts = [removed.pop(raw[name], 0) for name in ("events", "load_errors", "sheet_rows")]
             modelled = sum(n for table, n in removed.items() if not table.startswith(f'"{s}".'))
@@ -381,9 +223,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from crm_funnel.loader import open_backend, utcnow
-    from crm_funnel.tabular import ensure_sheet_rows
-
     args = build_parser().parse_args(argv)
     try:
         emails = []

@@ -26,48 +26,34 @@ PostgreSQL loads use COPY; DuckDB reads the same temporary CSV with ``read_csv``
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import gzip
 import hashlib
 import io
 import json
 import re
-import shutil
-import sys
 import time
 import uuid
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-from crm_funnel.erasure import NO_TOMBSTONES, Tombstones, read_tombstones
 from crm_funnel.errors import TerminalError
-from crm_funnel.loader import (
-    STDIN_NAME,
-    Backend,
-    Execute,
+from crm_funnel.ingest.inputs import (
     LoadInput,
-    PostgresBackend,
-    Progress,
-    expand_paths,
-    file_sha256,
-    has_input_suffix,
     load_tempdir,
-    plural,
-    utcnow,
 )
+from crm_funnel.ingest.progress import Progress, plural
+from crm_funnel.ingest.readers import BOM, GZIP_MAGIC, file_sha256
+from crm_funnel.warehouse.backend import Backend, utcnow
+from crm_funnel.warehouse.sheet_rows import SheetBatch, write_sheet
+from crm_funnel.warehouse.tombstones import NO_TOMBSTONES, Tombstones, read_tombstones
 
 KINDS = ("contacts", "spend", "campaigns")
-CSV_SUFFIXES = (".csv",)  # and .csv.gz
-TABLE = "sheet_rows"
 ERROR_TEXT_LIMIT = 64 * 1024  # characters kept of a row that cannot be read
 FIELD_LIMIT = 16 * 1024 * 1024  # the csv module's per-field limit (default 128 KiB)
-_GZIP_MAGIC = b"\x1f\x8b"
-_BOM = b"\xef\xbb\xbf"
 
 # The canonical columns of each kind (README, "Spreadsheet inputs"), in file order.
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -189,32 +175,6 @@ SYNONYMS: dict[str, dict[str, str]] = {
 _NOT_WORD = re.compile(r"[^0-9a-z]+")
 
 
-def sheet_rows_ddl(schema: str, text_type: str) -> list[str]:
-    """``raw.sheet_rows``: one row per landed data row of a CSV file."""
-    return [
-        f"""create table if not exists {schema}.{TABLE} (
-            load_id {text_type} not null, kind {text_type} not null,
-            source_file {text_type} not null, row_number bigint not null,
-            payload {text_type} not null, loaded_at timestamp not null,
-            primary key (load_id, row_number))"""
-    ]
-
-
-def ensure_sheet_rows(backend: Backend) -> None:
-    """Create ``raw.sheet_rows`` if it is missing (older warehouses)."""
-    s = backend.schema
-
-    def work(execute: Execute) -> None:
-        if isinstance(backend, PostgresBackend):
-            if execute("select to_regclass(?)", [f"{s}.{TABLE}"])[0][0] is not None:
-                return
-            execute("select pg_advisory_xact_lock(hashtext('crm_funnel.raw_ddl'))")
-        for statement in sheet_rows_ddl(s, backend.text_type):
-            execute(statement)
-
-    backend.transaction(f"creating {s}.{TABLE}", work)
-
-
 # --------------------------------------------------------------------------- headers
 
 
@@ -321,8 +281,8 @@ class _Lines:
             raise StopIteration
         if self.first:
             self.first = False
-            if line.startswith(_BOM):
-                line = line[len(_BOM) :]
+            if line.startswith(BOM):
+                line = line[len(BOM) :]
         try:
             text = line.decode("utf-8")
         except UnicodeDecodeError:
@@ -372,15 +332,16 @@ def _records(lines: _Lines, delimiter: str) -> Iterator[Row]:
         yield Row(number, fields, text, "invalid UTF-8" if bad else None)
 
 
-def _decompressed(raw: IO[bytes], display: str, path: Path | None) -> IO[bytes]:
-    """The file's content: gunzipped when it starts with the gzip magic."""
-    buffered = io.BufferedReader(raw, buffer_size=1 << 20)  # type: ignore[arg-type]
+def _decompressed(raw: Any, display: str, path: Path | None) -> Any:
+    """The file's content (a binary stream of ``raw``, a binary file or ``_HashingFile``):
+    gunzipped when it starts with the gzip magic."""
+    buffered = io.BufferedReader(raw, buffer_size=1 << 20)
     head = buffered.peek(2)[:2]
-    if head == _GZIP_MAGIC:
-        return gzip.GzipFile(fileobj=buffered, mode="rb")  # type: ignore[return-value]
+    if head == GZIP_MAGIC:
+        return gzip.GzipFile(fileobj=buffered, mode="rb")
     if path is not None and path.name.lower().endswith(".gz"):
         raise TerminalError(f"cannot read {display}: not gzip data although the name ends in .gz")
-    return buffered  # type: ignore[return-value]
+    return buffered
 
 
 def _header(rows: Iterator[Row], kind: str, display: str) -> Header:
@@ -401,7 +362,7 @@ def _header(rows: Iterator[Row], kind: str, display: str) -> Header:
 def _sniff(stream: IO[bytes]) -> str:
     """The delimiter, from the first non-blank line (the stream is rewound after)."""
     peeked = stream.peek(1 << 16)  # type: ignore[attr-defined]
-    text = peeked.removeprefix(_BOM).decode("utf-8", "replace")
+    text = peeked.removeprefix(BOM).decode("utf-8", "replace")
     for line in text.splitlines():
         if line.strip():
             return _delimiter(line)
@@ -420,32 +381,6 @@ def read_header(path: Path, kind: str, display: str) -> Header:
         lines = _Lines(stream, display)
         header = _header(_records(lines, delimiter), kind, display)
     return Header(header.names, header.row_number, delimiter)
-
-
-# --------------------------------------------------------------------------- batch
-
-
-SHEET_CSV_COLUMNS = ("load_id", "kind", "source_file", "row_number", "payload", "loaded_at")
-ERROR_CSV_COLUMNS = ("source_position", "raw_text", "reason")
-
-
-@dataclass
-class SheetBatch:
-    load_id: str
-    kind: str
-    source_file: str
-    checksum: str
-    rows_csv: Path
-    errors_csv: Path
-    rows: int
-    errors: int
-    erased: int
-    max_field: int
-    started_at: datetime
-
-    @property
-    def records_read(self) -> int:
-        return self.rows + self.errors + self.erased
 
 
 def read_sheet(
@@ -544,112 +479,6 @@ def read_sheet(
     )
 
 
-# --------------------------------------------------------------------------- writing
-
-
-def _duckdb_read_csv(columns: dict[str, str], max_field: int) -> str:
-    cols = ", ".join(f"'{name}': '{kind}'" for name, kind in columns.items())
-    line = max(4 * max_field + 65_536, 2_097_152)
-    return (
-        f"read_csv(?, columns={{{cols}}}, header=false, delim=',', quote='\"', escape='\"', "
-        "auto_detect=false, allow_quoted_nulls=false, new_line='\\n', "
-        f"max_line_size={line}, buffer_size={max(line * 2, 32 << 20)})"
-    )
-
-
-def _find_sql(schema: str) -> str:
-    return (
-        f"select load_id from {schema}.loads where checksum = ? and status = 'complete' "
-        "order by finished_at limit 1"
-    )
-
-
-def write_sheet(backend: Backend, batch: SheetBatch) -> str | None:
-    """Commit the batch in one transaction; return the earlier load's id if skipped."""
-    s = backend.schema
-    postgres = isinstance(backend, PostgresBackend)
-
-    def copy(table: str, columns: tuple[str, ...], path: Path) -> None:
-        with backend.con.cursor() as cur, open(path, "rb") as fh:  # type: ignore[attr-defined]
-            cur.copy_expert(
-                f"copy {table} ({', '.join(columns)}) from stdin with (format csv)",
-                fh,
-                size=1 << 20,
-            )
-
-    def work(execute: Execute) -> str | None:
-        if postgres:
-            # one funnel-load at a time writes to this raw schema (as the event loader)
-            execute("select pg_advisory_xact_lock(hashtextextended(?, 0))", [f"crm_funnel.raw:{s}"])
-        found = execute(_find_sql(s), [batch.checksum])
-        if found:
-            return str(found[0][0])
-        if batch.rows:
-            if postgres:
-                copy(f"{s}.{TABLE}", SHEET_CSV_COLUMNS, batch.rows_csv)
-            else:
-                source = _duckdb_read_csv(
-                    {
-                        "load_id": "VARCHAR",
-                        "kind": "VARCHAR",
-                        "source_file": "VARCHAR",
-                        "row_number": "BIGINT",
-                        "payload": "VARCHAR",
-                        "loaded_at": "TIMESTAMP",
-                    },
-                    batch.max_field,
-                )
-                columns = ", ".join(SHEET_CSV_COLUMNS)
-                execute(
-                    f"insert into {s}.{TABLE} ({columns}) select {columns} from {source}",
-                    [str(batch.rows_csv)],
-                )
-        if batch.errors:
-            if postgres:
-                execute(
-                    "create temp table _funnel_sheet_errors (source_position bigint, "
-                    "raw_text text, reason text) on commit drop"
-                )
-                copy("_funnel_sheet_errors", ERROR_CSV_COLUMNS, batch.errors_csv)
-                errors = "_funnel_sheet_errors"
-                params: list[Any] = []
-            else:
-                errors = _duckdb_read_csv(
-                    {"source_position": "BIGINT", "raw_text": "VARCHAR", "reason": "VARCHAR"},
-                    batch.max_field,
-                )
-                params = [str(batch.errors_csv)]
-            execute(
-                f"""insert into {s}.load_errors
-                    (load_id, source_file, source_position, raw_text, reason, loaded_at)
-                select ?, ?, source_position, raw_text, reason, ?
-                from {errors} order by source_position""",
-                [batch.load_id, batch.source_file, batch.started_at, *params],
-            )
-        execute(
-            f"insert into {s}.loads (load_id, source_file, checksum, source_format, "
-            "records_read, events_loaded, duplicates_skipped, errors, erased_skipped, status, "
-            "started_at, finished_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                batch.load_id,
-                batch.source_file,
-                batch.checksum,
-                f"sheet:{batch.kind}",
-                batch.records_read,
-                batch.rows,
-                0,
-                batch.errors,
-                batch.erased,
-                "complete",
-                batch.started_at,
-                utcnow(),
-            ],
-        )
-        return None
-
-    return backend.transaction(f"load of {batch.source_file}", work)
-
-
 # --------------------------------------------------------------------------- one load
 
 
@@ -713,36 +542,3 @@ def load_sheet(
         erased=batch.erased,
         seconds=time.monotonic() - t0,
     )
-
-
-# --------------------------------------------------------------------------- paths
-
-
-def is_csv_path(arg: str) -> bool:
-    """Whether a PATH argument names a CSV file (used to catch a forgotten --kind)."""
-    return has_input_suffix(arg, CSV_SUFFIXES)
-
-
-def expand_csv_paths(paths: list[str]) -> list[LoadInput]:
-    """Turn the PATH arguments of a --kind load into loads (files, globs, directories)."""
-    return expand_paths(paths, CSV_SUFFIXES)
-
-
-class StdinCopy(LoadInput):
-    """stdin, copied to a temporary file: a sheet is read twice (header check, then load)."""
-
-    @property
-    def source_file(self) -> str:
-        return STDIN_NAME
-
-
-@contextlib.contextmanager
-def spooled_stdin(stdin: IO[bytes] | None = None) -> Iterator[StdinCopy]:
-    with load_tempdir() as tmp:
-        path = tmp / "stdin.csv"
-        try:
-            with open(path, "wb") as out:
-                shutil.copyfileobj(stdin or sys.stdin.buffer, out, 1 << 20)
-        except OSError as exc:
-            raise TerminalError(f"cannot read {STDIN_NAME}: {exc.strerror or exc}") from None
-        yield StdinCopy(STDIN_NAME, path)

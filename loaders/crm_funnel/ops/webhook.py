@@ -34,8 +34,6 @@ import errno
 import io
 import json
 import math
-import os
-import re
 import signal
 import socket
 import sys
@@ -43,15 +41,15 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from pathlib import Path
 from typing import Any
 
-from crm_funnel import __version__, svix
+from crm_funnel import __version__
 from crm_funnel.errors import TerminalError
+from crm_funnel.ingest import svix
+from crm_funnel.ingest.formats import reject_constant
+from crm_funnel.ops.spool import PROG, Spool, log, open_spool, utc_iso
 
-PROG = "funnel-webhook"
 DEFAULT_PORT = 8787
 DEFAULT_MAX_BODY = 1 << 20
 DEFAULT_ROTATE_SECONDS = 60.0
@@ -75,8 +73,6 @@ LIMITS = (  # the limits under load: option, default (its type is the option's),
 )
 DRAIN_SECONDS = 2.0  # after a 4xx with an unread body: how long to swallow the rest
 DRAIN_BYTES = 16 << 20
-PART_SUFFIX = ".ndjson.part"
-_PART_NAME = re.compile(r"webhooks-.+-(\d+)\.ndjson\.part\Z")
 
 DESCRIPTION = f"""\
 Receive signed webhooks (Resend, signed by Svix) and spool them as NDJSON files that
@@ -165,163 +161,10 @@ def _fail(message: str) -> int:
     return 2
 
 
-_LOG_LOCK = threading.Lock()
-
-
-def _log(message: str) -> None:
-    """One whole line on stderr (handler threads log at the same time)."""
-    text = "".join(ch if ch.isprintable() else " " for ch in message)
-    with _LOG_LOCK, contextlib.suppress(OSError, ValueError):
-        sys.stderr.write(f"{PROG}: {text}\n")
-        sys.stderr.flush()
-
-
-def _utc_iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-# --------------------------------------------------------------------------- the spool
-
-
-class Spool:
-    """Appends envelope lines durably to the current ``.part`` file and rotates it."""
-
-    def __init__(self, directory: Path, rotate_seconds: float) -> None:
-        self.directory = directory
-        self.rotate_seconds = rotate_seconds
-        self.lock = threading.Lock()
-        self._fd: int | None = None
-        self._part: Path | None = None
-        self._size = 0
-        self._opened = 0.0
-        self.files_completed = 0
-
-    def _open(self) -> None:
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
-        self._part = self.directory / f"webhooks-{stamp}-{os.getpid()}{PART_SUFFIX}"
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND
-        self._fd = os.open(self._part, flags, 0o600)
-        self._size = 0
-        self._opened = time.monotonic()
-        _fsync_dir(self.directory)  # the new name is durable before the first 200
-
-    def _complete(self) -> None:
-        """Close the current file and rename it to ``.ndjson`` (atomic)."""
-        if self._fd is None or self._part is None:
-            return
-        fd, part = self._fd, self._part
-        self._fd = self._part = None
-        os.close(fd)
-        os.rename(part, part.with_name(part.name[: -len(".part")]))
-        _fsync_dir(self.directory)
-        self.files_completed += 1
-
-    def append(self, line: bytes) -> None:
-        """Write one line and fsync it; on failure nothing of it stays in the file."""
-        with self.lock:
-            if self._fd is not None and time.monotonic() - self._opened >= self.rotate_seconds:
-                self._complete()
-            if self._fd is None:
-                self._open()
-            assert self._fd is not None
-            try:
-                view = memoryview(line)
-                while view:
-                    view = view[os.write(self._fd, view) :]
-                os.fsync(self._fd)
-            except OSError:
-                with contextlib.suppress(OSError):
-                    os.ftruncate(self._fd, self._size)
-                raise
-            self._size += len(line)
-
-    def rotate_if_due(self) -> None:
-        with self.lock:
-            if self._fd is not None and time.monotonic() - self._opened >= self.rotate_seconds:
-                self._complete()
-
-    def close(self) -> None:
-        with self.lock:
-            self._complete()
-
-    def recover(self) -> list[str]:
-        """Complete the ``.part`` files of receivers that are no longer running.
-
-        Every acknowledged line was fsynced whole; a trailing line without its newline was
-        never acknowledged (the sender retries it), so it is cut off.
-        """
-        recovered = []
-        for part in sorted(self.directory.glob(f"webhooks-*{PART_SUFFIX}")):
-            match = _PART_NAME.match(part.name)
-            if match is None or int(match.group(1)) == os.getpid():
-                continue
-            if _pid_alive(int(match.group(1))):
-                continue
-            data = part.read_bytes()
-            keep = data.rfind(b"\n") + 1
-            if keep == 0:
-                part.unlink()
-            else:
-                if keep < len(data):
-                    with open(part, "r+b") as fh:
-                        fh.truncate(keep)
-                        os.fsync(fh.fileno())
-                os.rename(part, part.with_name(part.name[: -len(".part")]))
-            recovered.append(part.name)
-        if recovered:
-            _fsync_dir(self.directory)
-        return recovered
-
-
-def open_spool(directory: str, rotate_seconds: float) -> Spool:
-    path = Path(directory).expanduser()
-    try:
-        path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    except OSError as exc:
-        raise TerminalError(
-            f"cannot create the spool directory {directory}: {exc.strerror or exc}"
-        ) from None
-    if not os.access(path, os.W_OK | os.X_OK):
-        raise TerminalError(
-            f"the spool directory {directory} is not writable; pass another --spool"
-        )
-    spool = Spool(path, rotate_seconds)
-    try:
-        for name in spool.recover():
-            _log(f"completed {name} (left open by a receiver that stopped)")
-    except OSError as exc:
-        raise TerminalError(
-            f"cannot complete the spool files in {directory}: {exc.strerror or exc}"
-        ) from None
-    return spool
-
-
 # --------------------------------------------------------------------------- HTTP
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+_DECODER = json.JSONDecoder(parse_constant=reject_constant)
 
 
 class _DeadlineReader(io.RawIOBase):
@@ -364,7 +207,7 @@ class Handler(BaseHTTPRequestHandler):
         pass  # _reply logs, with the outcome
 
     def log_message(self, format: str, *args: Any) -> None:
-        _log(f"{self.address_string()} {format % args}")
+        log(f"{self.address_string()} {format % args}")
 
     def _path(self) -> str:
         return self.path.split("?", 1)[0][:200]  # no query string (it may hold a token)
@@ -460,7 +303,7 @@ class Handler(BaseHTTPRequestHandler):
             return self._reply(400, "body is not a JSON object", message_id=message_id)
         envelope = {
             "headers": {f"svix-{part}": found[part] for part in svix.HEADER_NAMES},
-            "received_at": _utc_iso(received),
+            "received_at": utc_iso(received),
             "body": text,
         }
         line = json.dumps(envelope, ensure_ascii=False, separators=(",", ":")) + "\n"
@@ -524,7 +367,7 @@ class WebhookServer(HTTPServer):
 
     def _refuse(self, request: socket.socket, client_address: Any) -> None:
         """503 at once, without waiting for the request (the accepting thread never blocks)."""
-        _log(f"{client_address[0]} 503 over --max-connections {self.max_connections}")
+        log(f"{client_address[0]} 503 over --max-connections {self.max_connections}")
         with contextlib.suppress(OSError):
             request.setblocking(False)
             request.send(self.busy)
@@ -541,7 +384,7 @@ class WebhookServer(HTTPServer):
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A broken connection is one log line, not a traceback."""
         exc = sys.exc_info()[1]
-        _log(f"{client_address[0]} request failed: {type(exc).__name__}: {exc}")
+        log(f"{client_address[0]} request failed: {type(exc).__name__}: {exc}")
 
 
 def _listen(args: argparse.Namespace, spool: Spool, secrets: list[bytes]) -> WebhookServer:
@@ -599,8 +442,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     host, port = server.server_address[:2]
-    shown = f"[{host}]" if ":" in str(host) else str(host)
-    _log(
+    shown = f"[{host!s}]" if ":" in str(host) else str(host)
+    log(
         f"listening on http://{shown}:{port}, spooling to {spool.directory} "
         f"(files complete every {args.rotate_seconds:g} s and at shutdown)"
     )
@@ -612,7 +455,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             try:
                 spool.rotate_if_due()
             except OSError as exc:
-                _log(f"cannot complete the spool file: {exc.strerror or exc}")
+                log(f"cannot complete the spool file: {exc.strerror or exc}")
     finally:
         server.shutdown()  # no new requests
         server.server_close()  # waits for the requests in flight
@@ -620,7 +463,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             spool.close()
         except OSError as exc:
             return _fail(f"cannot complete the spool file: {exc.strerror or exc}")
-    _log(f"stopped; {spool.files_completed} spool file(s) completed in {spool.directory}")
+    log(f"stopped; {spool.files_completed} spool file(s) completed in {spool.directory}")
     return 0
 
 

@@ -39,10 +39,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from crm_funnel.connections import connect_duckdb, connect_postgres, one_line
 from crm_funnel.errors import FunnelError, TerminalError
-from crm_funnel.pipeline import _read_yaml_mapping, parse_vars
-from crm_funnel.profile import DuckDBTarget, Target, add_target_arguments, load_target
+from crm_funnel.ops.dbt import parse_vars
+from crm_funnel.ops.dbt import read_yaml_mapping as _read_yaml_mapping
+from crm_funnel.warehouse.connections import connect_duckdb, connect_postgres, one_line
+from crm_funnel.warehouse.profile import DuckDBTarget, Target, add_target_arguments, load_target
 
 PROG = "funnel-quality"
 SUITE = "cross_build"

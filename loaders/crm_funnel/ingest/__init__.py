@@ -1,0 +1,1 @@
+"""Ingest: input files -> records -> CSV batches -> the raw tables (``funnel-load``)."""

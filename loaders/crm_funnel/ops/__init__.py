@@ -1,0 +1,1 @@
+"""Operations: the pipeline, the quality gate, the webhook receiver, erasure, Spark landing."""

@@ -1,0 +1,1 @@
+"""The warehouse: targets, connections, all raw DDL, bulk writes and every engine difference."""
