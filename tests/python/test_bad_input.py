@@ -1023,9 +1023,13 @@ def build_edge_records(
     output = build.stdout.splitlines()
     errors = [f"{a} {b}" for a, b in zip(output, [*output[1:], ""], strict=True) if "Database" in a]
     assert build.returncode == 0, "\n".join(errors or output[-10:])
-    rows = dict(
-        fetch(ref, "select event_key, rejection_reason from intermediate.int_events_validated")
-    )
+    names = {expected_key(obj): obj["event_id"] for obj in lines}
+    rows = {
+        names.get(event_key, event_key): reason
+        for event_key, reason in fetch(
+            ref, "select event_key, rejection_reason from intermediate.int_events_validated"
+        )
+    }
     assert set(rows) == set(records)
     wrong = {
         key: (email, time, rows[key])

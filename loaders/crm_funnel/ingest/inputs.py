@@ -80,11 +80,21 @@ def load_tempdir() -> Iterator[Path]:
     """A load's temporary directory, removed on the way out.
 
     A killed load cannot remove its own, so the next load removes every directory whose
-    process is gone (they are named by process id).
+    process is gone (they are named by process id). The per-user root goes when empty.
     """
     prefix = f"{TEMP_PREFIX}{os.getpid()}-"
-    with tempfile.TemporaryDirectory(prefix=prefix, dir=_temp_root()) as tmp:
+    try:
+        root = _temp_root()
+        tmp = tempfile.mkdtemp(prefix=prefix, dir=root)
+    except FileNotFoundError:  # another load removed the empty root just then
+        root = _temp_root()
+        tmp = tempfile.mkdtemp(prefix=prefix, dir=root)
+    try:
         yield Path(tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            root.rmdir()  # only when empty: the last load out leaves nothing behind
 
 
 def open_input(path: Path, display: str) -> IO[bytes]:

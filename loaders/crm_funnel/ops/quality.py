@@ -34,7 +34,7 @@ import logging
 import os
 import sys
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,8 +42,14 @@ from typing import Any
 from crm_funnel.errors import FunnelError, TerminalError
 from crm_funnel.ops.dbt import parse_vars
 from crm_funnel.ops.dbt import read_yaml_mapping as _read_yaml_mapping
-from crm_funnel.warehouse.connections import connect_duckdb, connect_postgres, one_line
-from crm_funnel.warehouse.profile import DuckDBTarget, Target, add_target_arguments, load_target
+from crm_funnel.warehouse.connections import (
+    cursor,
+    database_errors,
+    missing_relation_errors,
+    one_line,
+    placeholder,
+)
+from crm_funnel.warehouse.profile import Target, add_target_arguments, load_target
 
 PROG = "funnel-quality"
 SUITE = "cross_build"
@@ -142,8 +148,12 @@ def read_tolerances(project_dir: Path, vars_text: str | None = None) -> Toleranc
         value = project_vars.get(name)
         if value is None and nullable:
             return None
-        is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if not is_number or value < 0 or (nullable and value == 0):  # as var_kinds() says
+        if (
+            not isinstance(value, (int, float))
+            or isinstance(value, bool)
+            or value < 0
+            or (nullable and value == 0)  # as var_kinds() says
+        ):
             kind = "null or a number > 0" if nullable else "a number >= 0"
             raise TerminalError(f"var {name} = {value!r} must be {kind} ({project_file}, --vars)")
         return float(value)
@@ -223,57 +233,6 @@ def plan_checks(
 # --------------------------------------------------------------------------- the warehouse
 
 
-@contextlib.contextmanager
-def _cursor(target: Target, *, read_only: bool) -> Iterator[Any]:
-    """A cursor; a writing one is one transaction, committed when the block succeeds."""
-    if isinstance(target, DuckDBTarget):
-        con = connect_duckdb(target, read_only=read_only)
-        try:
-            if not read_only:
-                con.begin()
-            yield con
-            if not read_only:
-                con.commit()
-        finally:
-            con.close()
-        return
-    con = connect_postgres(target, application_name=PROG)
-    try:
-        con.set_session(readonly=read_only, autocommit=read_only)
-        with con.cursor() as cur:
-            yield cur
-        if not read_only:
-            con.commit()
-    finally:
-        con.close()
-
-
-def _db_errors(target: Target) -> tuple[type[BaseException], ...]:
-    if isinstance(target, DuckDBTarget):
-        import duckdb
-
-        return (duckdb.Error,)
-    import psycopg2
-
-    return (psycopg2.Error,)
-
-
-def _missing_relation_errors(target: Target) -> tuple[type[BaseException], ...]:
-    """Errors that mean a mart, schema or column is missing: not built, or built by an old
-    version of the project."""
-    if isinstance(target, DuckDBTarget):
-        import duckdb
-
-        return (duckdb.CatalogException, duckdb.BinderException)
-    import psycopg2.errors
-
-    return (
-        psycopg2.errors.UndefinedTable,
-        psycopg2.errors.UndefinedColumn,
-        psycopg2.errors.InvalidSchemaName,
-    )
-
-
 def _utc(value: Any) -> dt.datetime | None:
     if not isinstance(value, dt.datetime):
         return None
@@ -293,21 +252,21 @@ class Measured:
 def measure(target: Target, schemas: dict[str, str]) -> Measured:
     """This build's metrics and the last passing run's (empty on the first run)."""
     table = f"{schemas['marts']}.{METRICS_TABLE}"
-    with _cursor(target, read_only=True) as cur:
+    with cursor(target, read_only=True, application_name=PROG) as cur:
         try:
             cur.execute(METRICS_SQL.format(**schemas))
             names = [column[0] for column in cur.description]
             row = dict(zip(names, cur.fetchone(), strict=True))
-        except _db_errors(target) as exc:
+        except database_errors(target) as exc:
             message = one_line(exc).rstrip(".!")
-            if isinstance(exc, _missing_relation_errors(target)):
+            if isinstance(exc, missing_relation_errors(target, columns=True)):
                 raise TerminalError(
                     f"{message} ({target.describe()}): run dbt build first "
                     "(or check --target and the --*-schema options)"
                 ) from None
             raise TerminalError(f"query failed ({target.describe()}): {message}") from None
         rows: list[Any] = []
-        with contextlib.suppress(*_missing_relation_errors(target)):  # no baseline yet
+        with contextlib.suppress(*missing_relation_errors(target, columns=True)):  # no baseline yet
             cur.execute(
                 f"select run_at, metric, value from {table} "
                 f"where run_at = (select max(run_at) from {table})"
@@ -324,7 +283,7 @@ def record_baseline(
 ) -> None:
     """Store this run's metrics: the baseline of the next run."""
     table = f"{schemas['marts']}.{METRICS_TABLE}"
-    mark = "?" if isinstance(target, DuckDBTarget) else "%s"
+    mark = placeholder(target)
     naive = dict(run_at=run_at.replace(tzinfo=None), as_of=measured.as_of)
     if naive["as_of"] is not None:
         naive["as_of"] = naive["as_of"].replace(tzinfo=None)
@@ -334,13 +293,13 @@ def record_baseline(
         if value is not None
     ]
     try:
-        with _cursor(target, read_only=False) as cur:
+        with cursor(target, read_only=False, application_name=PROG) as cur:
             cur.execute(
                 f"create table if not exists {table} (run_at timestamp not null, "
                 "as_of timestamp, metric varchar(64) not null, value double precision not null)"
             )
             cur.executemany(f"insert into {table} values ({mark}, {mark}, {mark}, {mark})", rows)
-    except _db_errors(target) as exc:
+    except database_errors(target) as exc:
         raise TerminalError(
             f"cannot record the baseline in {table} ({target.describe()}): "
             f"{one_line(exc).rstrip('.!')}"

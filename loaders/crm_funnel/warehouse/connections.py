@@ -122,14 +122,59 @@ def _not_built(exc: BaseException, target: Target) -> TerminalError:
     return TerminalError(f"{one_line(exc)} in {target.describe()}: run dbt build first")
 
 
-def missing_relation_errors(target: Target) -> tuple[type[BaseException], ...]:
+def missing_relation_errors(
+    target: Target, *, columns: bool = False
+) -> tuple[type[BaseException], ...]:
+    """Errors that mean a table or schema (with ``columns``, also a column) is missing."""
     if isinstance(target, DuckDBTarget):
         import duckdb
 
-        return (duckdb.CatalogException,)
+        return (duckdb.CatalogException, duckdb.BinderException)[: 1 + columns]
     import psycopg2.errors
 
-    return (psycopg2.errors.UndefinedTable, psycopg2.errors.InvalidSchemaName)
+    found = (psycopg2.errors.UndefinedTable, psycopg2.errors.InvalidSchemaName)
+    return (*found, psycopg2.errors.UndefinedColumn) if columns else found
+
+
+def database_errors(target: Target) -> tuple[type[BaseException], ...]:
+    """Every error the target's driver raises for a statement."""
+    if isinstance(target, DuckDBTarget):
+        import duckdb
+
+        return (duckdb.Error,)
+    import psycopg2
+
+    return (psycopg2.Error,)
+
+
+def placeholder(target: Target) -> str:
+    """The driver's query parameter mark."""
+    return "?" if isinstance(target, DuckDBTarget) else "%s"
+
+
+@contextmanager
+def cursor(target: Target, *, read_only: bool, application_name: str) -> Iterator[Any]:
+    """A cursor; a writing one is one transaction, committed when the block succeeds."""
+    if isinstance(target, DuckDBTarget):
+        con = connect_duckdb(target, read_only=read_only)
+        try:
+            if not read_only:
+                con.begin()
+            yield con
+            if not read_only:
+                con.commit()
+        finally:
+            con.close()
+        return
+    con = connect_postgres(target, application_name=application_name)
+    try:
+        con.set_session(readonly=read_only, autocommit=read_only)
+        with con.cursor() as cur:
+            yield cur
+        if not read_only:
+            con.commit()
+    finally:
+        con.close()
 
 
 def query_optional(target: Target, sql: str, application_name: str) -> list[tuple[Any, ...]] | None:
