@@ -43,27 +43,30 @@ from crm_funnel.warehouse.tombstones import read_tombstones
 
 @dataclass
 class LoadResult:
+    """What one load of events did; ``summary()`` is the line ``funnel-load`` prints."""
+
     display: str
     load_id: str
     records_read: int = 0
-    events_loaded: int = 0
+    loaded: int = 0
     duplicates_skipped: int = 0
     errors: int = 0
     erased: int = 0
     skipped: bool = False
     seconds: float = 0.0
 
+    def counts(self) -> list[str]:
+        return [
+            f"{plural(self.records_read, 'record')} -> {plural(self.loaded, 'new event')}",
+            plural(self.duplicates_skipped, "duplicate"),
+            plural(self.errors, "error"),
+            *([plural(self.erased, "erased record")] if self.erased else []),
+        ]
+
     def summary(self) -> str:
         if self.skipped:
             return f"skipped {self.display}: already loaded (load {self.load_id})"
-        return (
-            f"loaded {self.display}: {plural(self.records_read, 'record')} -> "
-            f"{plural(self.events_loaded, 'new event')}, "
-            f"{plural(self.duplicates_skipped, 'duplicate')}, "
-            f"{plural(self.errors, 'error')}"
-            + (f", {plural(self.erased, 'erased record')}" if self.erased else "")
-            + f" (load {self.load_id})"
-        )
+        return f"loaded {self.display}: {', '.join(self.counts())} (load {self.load_id})"
 
 
 # --------------------------------------------------------------------------- one load
@@ -113,7 +116,7 @@ def load_one(
         display,
         batch.load_id,
         records_read=batch.records_read,
-        events_loaded=inserted,
+        loaded=inserted,
         duplicates_skipped=batch.event_rows - inserted,
         errors=batch.error_rows,
         erased=batch.erased_rows,

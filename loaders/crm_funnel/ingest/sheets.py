@@ -45,6 +45,7 @@ from crm_funnel.ingest.inputs import (
     LoadInput,
     load_tempdir,
 )
+from crm_funnel.ingest.load import LoadResult
 from crm_funnel.ingest.progress import Progress, plural
 from crm_funnel.ingest.readers import BOM, GZIP_MAGIC, file_sha256
 from crm_funnel.warehouse.backend import Backend, utcnow
@@ -472,8 +473,8 @@ def read_sheet(
         rows_csv=rows_csv,
         errors_csv=errors_csv,
         rows=rows,
-        errors=errors,
-        erased=erased,
+        error_rows=errors,
+        erased_rows=erased,
         max_field=max_field,
         started_at=started_at,
     )
@@ -483,26 +484,17 @@ def read_sheet(
 
 
 @dataclass
-class SheetLoadResult:
-    display: str
-    kind: str
-    load_id: str
-    rows_read: int = 0
-    rows_loaded: int = 0
-    errors: int = 0
-    erased: int = 0
-    skipped: bool = False
-    seconds: float = 0.0
+class SheetLoadResult(LoadResult):
+    """What one load of a sheet did: its rows are the records."""
 
-    def summary(self) -> str:
-        if self.skipped:
-            return f"skipped {self.display}: already loaded (load {self.load_id})"
-        return (
-            f"loaded {self.display}: {plural(self.rows_read, 'row')} -> "
-            f"{plural(self.rows_loaded, self.kind + ' row')}, {plural(self.errors, 'error')}"
-            + (f", {plural(self.erased, 'erased row')}" if self.erased else "")
-            + f" (load {self.load_id})"
-        )
+    kind: str = ""
+
+    def counts(self) -> list[str]:
+        return [
+            f"{plural(self.records_read, 'row')} -> {plural(self.loaded, self.kind + ' row')}",
+            plural(self.errors, "error"),
+            *([plural(self.erased, "erased row")] if self.erased else []),
+        ]
 
 
 def load_sheet(
@@ -523,7 +515,7 @@ def load_sheet(
         prog.phase = "hashing"
         existing = backend.find_load(file_sha256(load_input.path, prog))
         if existing is not None:
-            return SheetLoadResult(display, kind, existing, skipped=True)
+            return SheetLoadResult(display, existing, skipped=True, kind=kind)
         prog.phase = "reading"
         tombstones = read_tombstones(backend)
         with load_tempdir() as tmp:
@@ -531,14 +523,14 @@ def load_sheet(
             prog.phase = f"writing to {backend.kind}"
             existing = write_sheet(backend, batch)
     if existing is not None:
-        return SheetLoadResult(display, kind, existing, skipped=True)
+        return SheetLoadResult(display, existing, skipped=True, kind=kind)
     return SheetLoadResult(
         display,
-        kind,
         batch.load_id,
-        rows_read=batch.records_read,
-        rows_loaded=batch.rows,
-        errors=batch.errors,
-        erased=batch.erased,
+        kind=kind,
+        records_read=batch.records_read,
+        loaded=batch.rows,
+        errors=batch.error_rows,
+        erased=batch.erased_rows,
         seconds=time.monotonic() - t0,
     )

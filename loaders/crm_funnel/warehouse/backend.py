@@ -28,20 +28,26 @@ Execute = Callable[..., list[tuple[Any, ...]]]
 
 
 @dataclass
-class Batch:
-    """The classified content of one load, as CSV files ready for the database."""
+class CsvBatch:
+    """What every load's CSV files carry: its id, file, checksum and bad records."""
 
     load_id: str
     source_file: str
-    source_format: str
     checksum: str
-    events_csv: Path
     errors_csv: Path
-    event_rows: int
     error_rows: int
     erased_rows: int
     max_field: int
     started_at: datetime
+
+
+@dataclass
+class Batch(CsvBatch):
+    """The classified content of one load of events, as CSV files ready for the database."""
+
+    source_format: str
+    events_csv: Path
+    event_rows: int
 
     @property
     def records_read(self) -> int:
@@ -54,8 +60,6 @@ class Batch:
 # contains a raw control character (strings must escape them; between tokens only space,
 # tab, CR and LF are allowed), so a payload never needs escaping: it is written as is,
 # which is both byte-exact and fast. Event keys containing U+0000/U+0001 are not used
-
-
 # (the content hash is used instead). The errors CSV (any text) uses the csv module.
 EVENTS_QUOTE = "\x01"
 EVENTS_DELIM = "\x1f"

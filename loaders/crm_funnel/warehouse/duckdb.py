@@ -15,15 +15,15 @@ from crm_funnel.warehouse.profile import DuckDBTarget
 class DuckDBBackend(Backend):
     kind = "DuckDB"
     text_type = "varchar"
-    catalog_sql = (
-        "select c.table_schema, c.table_name, c.column_name, c.data_type = 'VARCHAR', true"
-        " from information_schema.columns as c inner join information_schema.tables as t"
-        " on c.table_schema = t.table_schema and c.table_name = t.table_name"
-        " and c.table_catalog = t.table_catalog"
-        " where t.table_type = 'BASE TABLE' and c.table_catalog = current_database()"
-        " and c.table_schema not in ('information_schema', 'pg_catalog')"
-        " order by c.ordinal_position"
-    )
+    catalog_sql = """
+        select c.table_schema, c.table_name, c.column_name, c.data_type = 'VARCHAR', true
+        from information_schema.columns as c
+        inner join information_schema.tables as t
+            on c.table_schema = t.table_schema and c.table_name = t.table_name
+            and c.table_catalog = t.table_catalog
+        where t.table_type = 'BASE TABLE' and c.table_catalog = current_database()
+            and c.table_schema not in ('information_schema', 'pg_catalog')
+        order by c.ordinal_position"""
     non_ascii_sql = "regexp_matches({}, '[^\\x01-\\x7f]')"
 
     def __init__(self, target: DuckDBTarget, raw_schema: str = "raw") -> None:

@@ -5,11 +5,10 @@ transaction: COPY on PostgreSQL, ``read_csv`` on DuckDB.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from crm_funnel.warehouse.backend import ERROR_CSV_COLUMNS, Backend, Execute, utcnow
+from crm_funnel.warehouse.backend import ERROR_CSV_COLUMNS, Backend, CsvBatch, Execute, utcnow
 from crm_funnel.warehouse.ddl import SHEET_ROWS, sheet_rows_ddl
 from crm_funnel.warehouse.duckdb import DuckDBBackend
 from crm_funnel.warehouse.postgres import PostgresBackend
@@ -37,22 +36,16 @@ SHEET_CSV_COLUMNS = ("load_id", "kind", "source_file", "row_number", "payload", 
 
 
 @dataclass
-class SheetBatch:
-    load_id: str
+class SheetBatch(CsvBatch):
+    """The valid rows of one sheet file as a CSV file, beside its bad rows."""
+
     kind: str
-    source_file: str
-    checksum: str
     rows_csv: Path
-    errors_csv: Path
     rows: int
-    errors: int
-    erased: int
-    max_field: int
-    started_at: datetime
 
     @property
     def records_read(self) -> int:
-        return self.rows + self.errors + self.erased
+        return self.rows + self.error_rows + self.erased_rows
 
 
 # --------------------------------------------------------------------------- writing
@@ -105,7 +98,7 @@ def write_sheet(backend: Backend, batch: SheetBatch) -> str | None:
                     f"insert into {s}.{SHEET_ROWS} ({columns}) select {columns} from {source}",
                     [str(batch.rows_csv)],
                 )
-        if batch.errors:
+        if batch.error_rows:
             if postgres:
                 execute(
                     "create temp table _funnel_sheet_errors (source_position bigint, "
@@ -139,8 +132,8 @@ def write_sheet(backend: Backend, batch: SheetBatch) -> str | None:
                 batch.records_read,
                 batch.rows,
                 0,
-                batch.errors,
-                batch.erased,
+                batch.error_rows,
+                batch.erased_rows,
                 "complete",
                 batch.started_at,
                 utcnow(),
