@@ -50,8 +50,8 @@ entries_until_as_of as (
         cast({{ dbt.date_trunc('month', 'became_lead_at') }} as date) as cohort_month,
         cast(
             {{ dbt.datediff('entered_at', as_of_timestamp(), 'second') }}  -- noqa: LT05
-            as {{ type_double() }}
-        ) / 86400 as days_since_entry
+            as {{ dbt.type_bigint() }}
+        ) as seconds_since_entry
     from entries
     where entered_at <= {{ as_of_timestamp() }}
 
@@ -67,12 +67,14 @@ stage_entries_per_month as (
         sum(case when funnel_stage = 'SQL' then 1 else 0 end) as sqls,
         sum(case when funnel_stage = 'Customer' then 1 else 0 end) as customers,
         sum(case when funnel_stage = 'Customer' then lifetime_revenue end) as customers_lifetime_revenue,
-        sum(
+        {#- whole seconds, at least one average month (30.4375 days = 2,629,800 s) each:
+            a sum of integers is exact, so two builds of the same data agree to the last digit -#}
+        cast(sum(
             case
                 when funnel_stage = 'Customer'
-                    then case when days_since_entry > 30.4375 then days_since_entry / 30.4375 else 1 end
+                    then case when seconds_since_entry > 2629800 then seconds_since_entry else 2629800 end
             end
-        ) as customer_months
+        ) as {{ type_double() }}) / 2629800 as customer_months
     from entries_until_as_of
     group by channel, calendar_month
 
