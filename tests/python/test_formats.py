@@ -447,3 +447,111 @@ def test_malformed_secret_is_a_one_line_error(
     assert "whsec_" in lines[0]  # says what a secret looks like ...
     assert value.split()[0] not in lines[0]  # ... but never prints it
     assert fetch(duckdb_profile, "select count(*) from raw.loads") == [(0,)]
+
+
+# --------------------------------------------------------------------------- fast decoding
+
+# Records the fast path (orjson) must leave to the strict decoder, or decode identically.
+TRICKY_LINES = [
+    '{"a":1,"a":2}',  # duplicate key: orjson keeps the last
+    '{"p":{"x":1,"x":2},"b":"c"}',  # ... nested
+    '{"a":"x:y","a":"z"}',  # ... with a colon in a string
+    '{"a":"\\u003a","a":"\\u003A:"}',  # ... with colons written as escapes
+    '{"a" : 1 , "a" : 2}',  # ... spaced
+    '[{"a":1,"a":2}]',  # ... in an array (an error either way, the reason must match)
+    '{"a":NaN}',
+    '{"a":"\\ud800"}',  # lone surrogate
+    '{"a":18446744073709551616}',  # beyond 64 bits: orjson reads a float
+    '{"event_id":-9223372036854775809}',
+    '{"a":1e400}',
+    '{"a":0.00001,"b":1e16,"c":-0.0,"d":1.5}',
+    '{"a":' + "[" * 300 + "]" * 300 + "}",  # deep
+    '{"a":' + "[" * 2000 + "]" * 2000 + "}",  # too deep for the strict decoder
+    '{"email": "x@y.io", "event_type": "view", "properties": {"page": "/a:b"}}',
+    '{"email":"x@y.io","event_type":"view","properties":{"page":"/a:b"}}',
+    '\t{"a":"caf\\u00e9 \\"q\\"", "b":[1,true,null,{"c":""}]} ',
+]
+
+
+def _strict(text: str) -> Any:
+    from crm_funnel.ingest.formats import DECODER
+
+    try:
+        return DECODER.decode(text)
+    except (ValueError, RecursionError) as exc:
+        return type(exc)
+
+
+@pytest.mark.parametrize("line", TRICKY_LINES, ids=range(len(TRICKY_LINES)))
+def test_fast_decode_is_the_strict_decoder_or_declines(line: str) -> None:
+    from crm_funnel.ingest.formats import fast_decode
+
+    fast = fast_decode(line.encode())
+    if fast is not None:
+        strict = _strict(line)
+        assert fast == strict
+        assert [type(v) for v in fast.values()] == [type(v) for v in strict.values()]
+    if '"a":1,"a"' in line or '"a" : 1 , "a"' in line or "\\u003" in line or "x:y" in line:
+        assert fast is None
+
+
+def test_fast_path_keys_and_rows_match_the_strict_path(tmp_path: Path) -> None:
+    """A compact and a spaced record get the same key; the fast path (orjson) and the
+    strict path give every line the same event row or load error."""
+    from crm_funnel.ingest import formats, sink
+    from crm_funnel.ingest.progress import Progress
+    from crm_funnel.warehouse.tombstones import NO_TOMBSTONES
+
+    records: list[dict[str, Any]] = [
+        {"event_type": "view", "email": "a@b.io", "properties": {"n": 1, "f": 0.5}},
+        {"event_id": 7, "event_type": "view"},
+        {"event_id": "e-1", "event_type": "signup", "x": "é:ü"},
+        {"type": "email.sent", "data": {"id": "r-1", "at": 1e-05}},
+        {"type": "track", "messageId": "m-1", "event": "Signed Up"},
+        {"type": "identify", "anonymousId": "a-1", "traits": {"big": 2**70}},
+    ]
+    lines = [json.dumps(r, ensure_ascii=False) for r in records]
+    lines += [json.dumps(r, separators=(",", ":")) for r in records]
+    lines += TRICKY_LINES
+
+    def rows(fast: Any) -> tuple[list[str], str]:
+        out = tmp_path / ("fast" if fast is formats.fast_decode else "strict")
+        out.mkdir()
+        s = sink.CsvSink(
+            out,
+            "auto",
+            Progress("t", enabled=False),
+            NO_TOMBSTONES,
+            load_id="l",
+            source_file="f",
+            loaded_at=datetime(2026, 1, 1),
+        )
+        original, sink.fast_decode = sink.fast_decode, fast
+        try:
+            s.add_lines([line.encode() for line in lines], 0)
+        finally:
+            sink.fast_decode = original
+            s.close()
+        return s.events_csv.read_text().splitlines(), s.errors_csv.read_text()
+
+    fast_rows, fast_errors = rows(formats.fast_decode)
+    strict_rows, strict_errors = rows(lambda line: None)
+    assert fast_rows == strict_rows
+    assert fast_errors == strict_errors
+    keys = [row.split("\x1f")[0] for row in fast_rows]
+    assert keys[: len(records)] == keys[len(records) : 2 * len(records)]
+
+
+def test_canonical_hash_by_orjson_is_the_stdlib_one() -> None:
+    from crm_funnel.ingest.formats import _canonical_hash
+
+    values: list[Any] = [
+        {"b": 1, "a": {"d": [1, "x", None, True], "c": 'é\u2028\x7f\x00\x1f"\\/😀'}},
+        {"z": 2**63, "y": -(2**63), "x": 2**70, "w": "\ud800"},  # the stdlib way
+        {"f": 0.00001, "g": 1e16, "h": [1.5, {"i": -0.0}]},  # floats: the stdlib way
+        {"é": 1, "e": 2, "😀": 3, "\uffff": 4},
+    ]
+    for value in values:
+        text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        expected = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+        assert _canonical_hash(value) == expected

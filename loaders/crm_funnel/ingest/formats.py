@@ -11,6 +11,8 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
+import orjson
+
 from crm_funnel.errors import TerminalError
 from crm_funnel.ingest import svix
 from crm_funnel.warehouse.backend import EVENTS_QUOTE
@@ -68,7 +70,30 @@ def _present(value: Any) -> bool:
     return value is not None and value != ""
 
 
+def _has_float(obj: Any) -> bool:
+    """Whether a decoded JSON value holds a float anywhere (iterative: any depth)."""
+    stack = [obj]
+    while stack:
+        value = stack.pop()
+        kind = type(value)
+        if kind is float:
+            return True
+        if kind is dict:
+            stack.extend(value.values())
+        elif kind is list:
+            stack.extend(value)
+    return False
+
+
 def _canonical_hash(obj: Any) -> str:
+    # orjson writes exactly what json.dumps below writes for every value but floats (its
+    # shortest form differs, e.g. 0.00001 vs 1e-05); it refuses integers beyond 64 bits,
+    # lone surrogates and deep nesting, which go the stdlib way too.
+    if not _has_float(obj):
+        try:
+            return hashlib.sha256(orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)).hexdigest()
+        except TypeError:
+            pass
     text = json.dumps(obj, sort_keys=True, separators=SEPARATORS, ensure_ascii=False)
     # 'surrogatepass': a JSON escape like "\ud800" decodes to a lone surrogate.
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
@@ -194,6 +219,37 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 # in one object is rejected: DuckDB would read the first value and PostgreSQL the last.
 # (The hook costs about 5% of a load: a C call of dict() per object plus a length check.)
 DECODER = json.JSONDecoder(parse_constant=reject_constant, object_pairs_hook=_unique_keys)
+
+
+def fast_decode(line: bytes) -> dict[str, Any] | None:
+    """The object ``line`` holds when orjson (3-4x faster) provably decodes it as DECODER
+    does; None otherwise (DECODER then decides: errors, arrays, anything unusual).
+
+    orjson rejects what DECODER rejects (NaN, invalid UTF-8, lone surrogates) and more, but
+    it keeps the last of duplicate keys and reads integers beyond 64 bits as floats. So:
+
+    * no duplicate key: outside strings a ``:`` only ends a key, and orjson's compact
+      output holds one ``:`` per key it kept plus the ``:`` of the decoded strings. Unless
+      a ``:`` is written as an escape (``\\u003a``, so no ``\\u003`` at all), the line holds
+      at least as many of each, equally many only when no key was dropped;
+    * no integer read as a float: such a float (>= 2**63) is written with ``e+``;
+    * re-encoding fails beyond orjson's 255 levels, far below DECODER's limit.
+    """
+    try:
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    if type(obj) is not dict or b"\\u003" in line:
+        return None
+    try:
+        compact = orjson.dumps(obj)
+    except TypeError:
+        return None
+    if line.count(b":") != compact.count(b":") or b"e+" in compact:
+        return None
+    return obj
+
+
 # Python's defaults: finds where an element ends that DECODER rejects for its values
 LENIENT_DECODER = json.JSONDecoder()
 WHITESPACE = re.compile(r"[ \t\n\r]*")

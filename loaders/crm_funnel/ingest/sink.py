@@ -20,6 +20,7 @@ from crm_funnel.ingest.formats import (
     DuplicateKeyError,
     detect_format,
     epoch,
+    fast_decode,
     has_lone_surrogate,
     id_key,
     json_error_reason,
@@ -100,32 +101,36 @@ class CsvSink:
         append = rows.append
         for line in lines:
             lineno += 1
-            if not line.strip(JSON_WS):
-                continue  # blank lines are not records (other control bytes are errors)
             if line[-1:] == b"\r":
                 line = line[:-1]
-            try:
+            obj = fast_decode(line)
+            if obj is not None:  # the hot path: valid UTF-8, a plain object
                 text = line.decode("utf-8")
-            except UnicodeDecodeError:
-                self.error(lineno, line.decode("utf-8", "backslashreplace"), "invalid UTF-8")
-                continue
-            try:
-                # the C scanner directly (what json.loads runs after two regex calls);
-                # anything unusual (surrounding whitespace, errors) goes the long way
-                obj, end = scan_once(text, 0)
-                if end != len(text):
-                    obj = decode(text)
-            except StopIteration:
+            else:
+                if not line.strip(JSON_WS):
+                    continue  # blank lines are not records (other control bytes are errors)
                 try:
-                    if text[:1] == "\ufeff":  # a BOM mid-file (files joined with cat)
-                        text = text[1:]
-                    obj = decode(text)
+                    text = line.decode("utf-8")
+                except UnicodeDecodeError:
+                    self.error(lineno, line.decode("utf-8", "backslashreplace"), "invalid UTF-8")
+                    continue
+                try:
+                    # the C scanner directly (what json.loads runs after two regex calls);
+                    # anything unusual (surrounding whitespace, errors) goes the long way
+                    obj, end = scan_once(text, 0)
+                    if end != len(text):
+                        obj = decode(text)
+                except StopIteration:
+                    try:
+                        if text[:1] == "\ufeff":  # a BOM mid-file (files joined with cat)
+                            text = text[1:]
+                        obj = decode(text)
+                    except (ValueError, RecursionError) as exc:
+                        self.error(lineno, text, json_error_reason(exc))
+                        continue
                 except (ValueError, RecursionError) as exc:
                     self.error(lineno, text, json_error_reason(exc))
                     continue
-            except (ValueError, RecursionError) as exc:
-                self.error(lineno, text, json_error_reason(exc))
-                continue
             row = self._event_row(lineno, obj, text)
             if row is not None:
                 append(row)
