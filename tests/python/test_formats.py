@@ -522,9 +522,6 @@ def test_fast_path_keys_and_rows_match_the_strict_path(tmp_path: Path) -> None:
             "auto",
             Progress("t", enabled=False),
             NO_TOMBSTONES,
-            load_id="l",
-            source_file="f",
-            loaded_at=datetime(2026, 1, 1),
         )
         original, sink.fast_decode = sink.fast_decode, fast
         try:

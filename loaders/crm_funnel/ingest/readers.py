@@ -369,16 +369,7 @@ def read_to_csv(
     is_array = first.lstrip(JSON_WS)[:1] == b"["
     source_file = tombstones.redact(load_input.source_file)  # a forgotten person's name
 
-    sink = CsvSink(
-        tmpdir,
-        fmt,
-        progress,
-        tombstones,
-        load_id=load_id,
-        source_file=source_file,
-        loaded_at=started_at,
-        secrets=secrets,
-    )
+    sink = CsvSink(tmpdir, fmt, progress, tombstones, secrets=secrets)
     # The hot loop creates and frees millions of small dicts that never form cycles; the
     # cyclic GC would only slow it down (by ~30%). Reference counting still frees them.
     gc_was_enabled = gc.isenabled()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import time
 from collections.abc import Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -44,19 +43,11 @@ class CsvSink:
         progress: Progress,
         tombstones: Tombstones,
         *,
-        load_id: str,
-        source_file: str,
-        loaded_at: datetime,
         secrets: Sequence[bytes] = (),
     ) -> None:
         self.forced = None if fmt == "auto" else fmt
         self.tombstones = tombstones
         self.secrets = secrets
-        # the columns that are the same on every row of the load, pre-formatted
-        quoted_file = source_file.replace(_Q, _Q + _Q)
-        self.suffix = (
-            f"{_D}{_Q}{load_id}{_Q}{_D}{_Q}{quoted_file}{_Q}{_D}{loaded_at.isoformat(' ')}\n"
-        )
         self.formats_seen: set[str] = set()
         self.progress = progress
         self.events_csv = tmpdir / "events.csv"
@@ -171,7 +162,7 @@ class CsvSink:
         self.formats_seen.add(fmt)
         self.event_rows += 1
         self.max_field = max(self.max_field, len(text))
-        return f"{_Q}{key}{_Q}{_D}{position}{_D}{fmt}{_D}{_Q}{text}{_Q}{self.suffix}"
+        return f"{_Q}{key}{_Q}{_D}{position}{_D}{fmt}{_D}{_Q}{text}{_Q}\n"
 
     def _envelope_row(self, position: int, envelope: dict[str, Any], text: str) -> str | None:
         """The body of a Svix envelope as an event keyed by its message id, or an error.
@@ -225,7 +216,7 @@ class CsvSink:
         self.event_rows += 1
         self.max_field = max(self.max_field, len(body))
         key = id_key("svix", "id", message_id)
-        return f"{_Q}{key}{_Q}{_D}{position}{_D}{fmt}{_D}{_Q}{body}{_Q}{self.suffix}"
+        return f"{_Q}{key}{_Q}{_D}{position}{_D}{fmt}{_D}{_Q}{body}{_Q}\n"
 
     def _envelope_error(self, position: int, text: str, reason: str) -> str | None:
         """Record the envelope as a load error; None: no event row."""

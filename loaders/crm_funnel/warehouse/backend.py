@@ -54,24 +54,16 @@ class Batch(CsvBatch):
         return self.event_rows + self.error_rows + self.erased_rows
 
 
-# Events CSV columns (the order of EVENT_CSV_COLUMNS): the four that vary per record, then
-# the three that are the same for the whole load, so PostgreSQL can COPY it straight into
-# raw.events. It uses control characters as quote and delimiter. Valid JSON text never
+# Events CSV columns (the order of EVENT_CSV_COLUMNS): the four that vary per record; the
+# three that are the same for the whole load (load_id, source_file, loaded_at) are added
+# by the insert. It uses control characters as quote and delimiter. Valid JSON text never
 # contains a raw control character (strings must escape them; between tokens only space,
 # tab, CR and LF are allowed), so a payload never needs escaping: it is written as is,
 # which is both byte-exact and fast. Event keys containing U+0000/U+0001 are not used
 # (the content hash is used instead). The errors CSV (any text) uses the csv module.
 EVENTS_QUOTE = "\x01"
 EVENTS_DELIM = "\x1f"
-EVENT_CSV_COLUMNS = (
-    "event_key",
-    "source_position",
-    "source_format",
-    "payload",
-    "load_id",
-    "source_file",
-    "loaded_at",
-)
+EVENT_CSV_COLUMNS = ("event_key", "source_position", "source_format", "payload")
 ERROR_CSV_COLUMNS = ("source_position", "raw_text", "reason")
 
 
@@ -133,6 +125,29 @@ class Backend:
             f"and checksum <> '{EMPTY_SHA256}' and status = 'complete' "
             "order by finished_at limit 1"
         )
+
+    def _repeats_sql(self, source: str) -> str:
+        """The keys that ``source`` (a load's events) holds more than once, with the first
+        position of each: a temp table ``_funnel_repeats`` (small: usually empty)."""
+        return f"""create temp table _funnel_repeats as
+            select event_key, min(source_position) as first_position from {source}
+            group by event_key having count(*) > 1"""
+
+    def _events_insert_sql(self, source: str, placeholder: str, legacy: str) -> str:
+        """Insert the events of ``source`` whose key is not landed yet, the first occurrence
+        of a key the load repeats (after ``_repeats_sql``); the load's id, file and time
+        are the three parameters. No index is needed within the load: two anti-joins."""
+        s, p = self.schema, placeholder
+        return f"""insert into {s}.events
+                (event_key, load_id, source_file, source_position, source_format, payload,
+                 loaded_at)
+            select b.event_key, {p}, {p}, b.source_position, b.source_format, b.payload, {p}
+            from {source} as b
+            where not exists (select 1 from {s}.events as e where e.event_key = b.event_key)
+              and not exists (select 1 from _funnel_repeats as r
+                              where r.event_key = b.event_key
+                                and r.first_position < b.source_position)
+              {legacy}"""
 
     def _errors_insert_sql(self, source: str, placeholder: str) -> str:
         """Insert a batch's load errors (from ``source``) that are not stored yet.

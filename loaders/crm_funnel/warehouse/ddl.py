@@ -11,8 +11,12 @@ SHEET_ROWS = "sheet_rows"
 KEY_VERSION = 2
 
 
-def raw_ddl(schema: str, text_type: str) -> list[str]:
-    """The tables every load writes, with the erasure tables and ``sheet_rows``."""
+def raw_ddl(schema: str, text_type: str, *, events_key: str = "primary key") -> list[str]:
+    """The tables every load writes, with the erasure tables and ``sheet_rows``.
+
+    ``events_key``: the constraint on ``raw.events.event_key`` ('' on DuckDB, whose index
+    would hold every key in memory; the loader's anti-join keeps the keys unique).
+    """
     s, t = schema, text_type
     return [
         f"""create table if not exists {s}.loads (
@@ -23,7 +27,7 @@ def raw_ddl(schema: str, text_type: str) -> list[str]:
             started_at timestamp not null, finished_at timestamp not null,
             key_version bigint default {KEY_VERSION})""",
         f"""create table if not exists {s}.events (
-            event_key {t} not null primary key, load_id {t} not null,
+            event_key {t} not null {events_key}, load_id {t} not null,
             source_file {t} not null, source_position bigint not null,
             source_format {t} not null, payload {t} not null,
             loaded_at timestamp not null)""",
@@ -57,6 +61,19 @@ def sheet_rows_ddl(schema: str, text_type: str) -> list[str]:
             source_file {text_type} not null, row_number bigint not null,
             payload {text_type} not null, loaded_at timestamp not null,
             primary key (load_id, row_number))"""
+    ]
+
+
+def unkeyed_events_migration(schema: str, text_type: str) -> list[str]:
+    """Rebuild ``raw.events`` without its primary key (DuckDB warehouses of older versions:
+    DuckDB cannot drop a primary key in place)."""
+    s = schema
+    ddl = raw_ddl(s, text_type, events_key="")[1]
+    return [
+        ddl.replace(f"{s}.events (", f"{s}._events_unkeyed (", 1),
+        f"insert into {s}._events_unkeyed by name select * from {s}.events",
+        f"drop table {s}.events",
+        f"alter table {s}._events_unkeyed rename to events",
     ]
 
 

@@ -9,7 +9,12 @@ from typing import Any
 from crm_funnel.errors import TerminalError, TransientError
 from crm_funnel.warehouse.backend import EVENTS_DELIM, EVENTS_QUOTE, Backend, Batch, Execute, T
 from crm_funnel.warehouse.connections import connect_duckdb, one_line
+from crm_funnel.warehouse.ddl import raw_ddl, unkeyed_events_migration
 from crm_funnel.warehouse.profile import DuckDBTarget
+
+# What DuckDB may hold in memory for a load before it spills to ``<database>.tmp``: the
+# loader's peak RSS stays under 300 MB for any input size.
+LOADER_MEMORY_LIMIT = "160MB"
 
 
 class DuckDBBackend(Backend):
@@ -33,6 +38,12 @@ class DuckDBBackend(Backend):
         self._duckdb = duckdb
         self.target = target
         self.con = connect_duckdb(target)
+        try:
+            self.con.execute(f"set memory_limit = '{LOADER_MEMORY_LIMIT}'")
+            self.con.execute("set preserve_insertion_order = false")
+        except duckdb.Error as exc:
+            self.close()
+            raise self._error(exc, "connection setup") from None
 
     def _error(self, exc: BaseException, doing: str) -> Exception:
         msg = one_line(exc)
@@ -42,11 +53,21 @@ class DuckDBBackend(Backend):
             f"DuckDB {doing} failed in {self.target.path} ({msg}); nothing was committed"
         )
 
+    def ddl(self) -> list[str]:
+        return raw_ddl(self.schema, self.text_type, events_key="")
+
     def ensure_tables(self) -> None:
         try:
             self.con.begin()
             self.con.execute(f"create schema if not exists {self.schema}")
             for stmt in [*self.ddl(), *(sql for _, _, sql in self.migrations())]:
+                self.con.execute(stmt)
+            keyed = self.con.execute(
+                "select count(*) from duckdb_constraints() where schema_name = ? "
+                "and table_name = 'events' and constraint_type = 'PRIMARY KEY'",
+                [self.schema],
+            ).fetchone()[0]
+            for stmt in unkeyed_events_migration(self.schema, self.text_type) if keyed else ():
                 self.con.execute(stmt)
             self.con.commit()
         except self._duckdb.Error as exc:
@@ -92,46 +113,31 @@ class DuckDBBackend(Backend):
         return (
             f"read_csv(?, columns={{{cols}}}, header=false, delim='{delim}', "
             f"quote='{quote}', escape='{quote}', auto_detect=false, allow_quoted_nulls=false, "
-            f"new_line='\\n', max_line_size={line}, buffer_size={max(line * 2, 32 << 20)})"
+            f"new_line='\\n', max_line_size={line}, buffer_size={max(line * 2, 8 << 20)})"
         )
 
-    def _insert_events(self, events: str, path: str) -> int:
+    def _insert_events(self, batch: Batch) -> int:
         """Insert the keys not landed yet (first occurrence within the batch)."""
-        s = self.schema
         con = self.con
-        columns = (
-            "event_key, load_id, source_file, source_position, source_format, payload, loaded_at"
+        events = self.read_csv_sql(
+            {
+                "event_key": "VARCHAR",
+                "source_position": "BIGINT",
+                "source_format": "VARCHAR",
+                "payload": "VARCHAR",
+            },
+            batch.max_field,
+            events=True,
         )
+        path = str(batch.events_csv)
         legacy = self._legacy_keys_sql(lambda sql: con.execute(sql).fetchall())
-        repeats = con.execute(
-            f"select count(*) - count(distinct event_key) from {events}", [path]
-        ).fetchone()[0]
-        inserted: int
-        if not repeats:  # the usual case: a plain anti-join (a window costs 2x)
-            inserted = con.execute(
-                f"""insert into {s}.events ({columns})
-                select {columns} from {events} as b
-                where not exists (select 1 from {s}.events as e where e.event_key = b.event_key)
-                {legacy}""",
-                [path],
-            ).fetchone()[0]
-            return inserted
-        con.execute(
-            f"create or replace temp table _funnel_events as select * from {events}", [path]
-        )
         # (created inside the load's transaction: a rollback removes it too)
-        inserted = con.execute(
-            f"""insert into {s}.events ({columns})
-            select {columns} from (
-                select *, row_number() over (
-                    partition by event_key order by source_position) as rn
-                from _funnel_events
-            ) as b
-            where b.rn = 1
-              and not exists (select 1 from {s}.events as e where e.event_key = b.event_key)
-              {legacy}"""
+        con.execute(self._repeats_sql(events), [path])
+        inserted: int = con.execute(
+            self._events_insert_sql(events, "?", legacy),
+            [batch.load_id, batch.source_file, batch.started_at, path],
         ).fetchone()[0]
-        con.execute("drop table _funnel_events")
+        con.execute("drop table _funnel_repeats")
         return inserted
 
     def write(self, batch: Batch) -> tuple[str | None, int]:
@@ -142,22 +148,7 @@ class DuckDBBackend(Backend):
             if row is not None:
                 con.rollback()
                 return str(row[0]), 0
-            inserted = 0
-            if batch.event_rows:
-                events = self.read_csv_sql(
-                    {
-                        "event_key": "VARCHAR",
-                        "source_position": "BIGINT",
-                        "source_format": "VARCHAR",
-                        "payload": "VARCHAR",
-                        "load_id": "VARCHAR",
-                        "source_file": "VARCHAR",
-                        "loaded_at": "TIMESTAMP",
-                    },
-                    batch.max_field,
-                    events=True,
-                )
-                inserted = self._insert_events(events, str(batch.events_csv))
+            inserted = self._insert_events(batch) if batch.event_rows else 0
             if batch.error_rows:
                 errors = self.read_csv_sql(
                     {"source_position": "BIGINT", "raw_text": "VARCHAR", "reason": "VARCHAR"},

@@ -221,7 +221,6 @@ class PostgresBackend(Backend):
 
     def _write_events(self, cur: Any, batch: Batch) -> int:
         """Land the batch's events; return how many were new."""
-        s = self.schema
 
         def execute(sql: str) -> list[tuple[Any, ...]]:
             cur.execute(sql)
@@ -229,41 +228,23 @@ class PostgresBackend(Backend):
             return rows
 
         legacy = self._legacy_keys_sql(execute)
-        # Fast path: no key of the batch exists yet and none repeats (the usual case for
-        # new data): COPY straight into raw.events. A unique violation undoes just this
-        # step and the batch goes the careful way below.
-        if not legacy:
-            cur.execute("savepoint funnel_direct_copy")
-            try:
-                self._copy(cur, f"{s}.events", EVENT_CSV_COLUMNS, batch.events_csv, True)
-            except self._pg.errors.UniqueViolation:
-                cur.execute("rollback to savepoint funnel_direct_copy")
-            else:
-                cur.execute("release savepoint funnel_direct_copy")
-                return batch.event_rows
+        # Staged in a temp table (no WAL, no index), then one insert of the new keys. A
+        # plain INSERT is safe (and faster than ON CONFLICT) because the advisory lock
+        # serialises the loaders.
         cur.execute(
             "create temp table _funnel_events (event_key text, source_position bigint, "
-            "source_format text, payload text, load_id text, source_file text, "
-            "loaded_at timestamp) on commit drop"
+            "source_format text, payload text) on commit drop"
         )
         self._copy(cur, "_funnel_events", EVENT_CSV_COLUMNS, batch.events_csv, True)
         cur.execute("analyze _funnel_events")
-        # Keys not landed yet, first occurrence within the batch. A plain INSERT is safe
-        # (and faster than ON CONFLICT) because the advisory lock serialises the loaders.
-        # DISTINCT ON, not a self anti-join: when raw.events was never analyzed (e.g. full
-        # of a killed load's dead rows) the planner ran that self-join as a nested loop.
+        cur.execute(self._repeats_sql("_funnel_events"))
         cur.execute(
-            f"""insert into {s}.events
-                (event_key, load_id, source_file, source_position, source_format, payload,
-                 loaded_at)
-            select b.event_key, b.load_id, b.source_file, b.source_position, b.source_format,
-                   b.payload, b.loaded_at
-            from (select distinct on (event_key) * from _funnel_events
-                  order by event_key, source_position) as b
-            where not exists (select 1 from {s}.events as e where e.event_key = b.event_key)
-            {legacy}"""
+            self._events_insert_sql("_funnel_events", "%s", legacy),
+            [batch.load_id, batch.source_file, batch.started_at],
         )
-        return int(cur.rowcount)
+        inserted = int(cur.rowcount)
+        cur.execute("drop table _funnel_repeats")
+        return inserted
 
     def close(self) -> None:
         with contextlib.suppress(self._pg.Error):
