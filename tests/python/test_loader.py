@@ -428,6 +428,13 @@ def test_events_landed_with_old_keys_are_still_duplicates_after_the_upgrade(
     (line,) = load(capsys, warehouse_profile, path)
     s = parse_load_summary(line)
     assert (s["read"], s["new"], s["dup"], s["err"]) == (7, 1, 6, 0)
+    if warehouse_profile.kind == "duckdb":  # rebuilt without the old primary key
+        assert fetch(
+            warehouse_profile,
+            "select count(*) from duckdb_constraints() where schema_name = 'raw' "
+            "and table_name = 'events' and constraint_type = 'PRIMARY KEY'",
+        ) == [(0,)]
+        assert fetch(warehouse_profile, "select count(*) from raw.events") == [(7,)]
 
 
 def write_ndjson(path: Path, lines: list[str]) -> Path:

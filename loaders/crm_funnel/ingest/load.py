@@ -22,7 +22,10 @@ nothing (deterministic event keys). ``records_read = events_loaded + duplicates_
 errors`` always holds.
 
 Memory does not grow with the file size: files are read in chunks, the CSV files are on
-disk, and de-duplication happens in the database.
+disk, and de-duplication happens in the database (two anti-joins: against ``raw.events``
+and against the first occurrence of a key the load repeats; DuckDB works under a memory
+limit and spills beyond it). Each NDJSON line is parsed once, by orjson where a cheap
+guard proves the result is the strict decoder's (``formats.fast_decode``), else strictly.
 """
 
 from __future__ import annotations

@@ -56,9 +56,11 @@ class PostgresBackend(Backend):
         try:
             self.con.set_client_encoding("UTF8")
             with self.con.cursor() as cur:
-                # the careful path stages a batch in a temp table: keep it in memory;
-                # JIT only adds compile time to these simple bulk statements
+                # a batch is staged in a temp table: keep it in memory, and the hash
+                # tables of its de-duplication too; JIT only adds compile time to these
+                # simple bulk statements
                 cur.execute("set temp_buffers = '256MB'")
+                cur.execute("set work_mem = '128MB'")
                 cur.execute("set jit = off")
             self.con.commit()
         except psycopg2.Error as exc:
