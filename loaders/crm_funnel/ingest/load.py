@@ -40,7 +40,7 @@ from crm_funnel.ingest.formats import FORMATS, webhook_secrets
 from crm_funnel.ingest.inputs import LoadInput, load_tempdir, open_input
 from crm_funnel.ingest.progress import Progress, plural
 from crm_funnel.ingest.readers import file_sha256, read_to_csv
-from crm_funnel.warehouse.backend import Backend
+from crm_funnel.warehouse.backend import EVENTS_CSV_NAME, Backend
 from crm_funnel.warehouse.tombstones import read_tombstones
 
 
@@ -101,12 +101,13 @@ def load_one(
             prog.bytes_read = 0
         tombstones = read_tombstones(backend)
         with load_tempdir() as tmp:
-            if load_input.path is None:
-                stream = stdin or sys.stdin.buffer
-                batch = read_to_csv(load_input, stream, tmp, fmt, prog, tombstones, secrets)
-            else:
-                with open_input(load_input.path, display) as fh:
-                    batch = read_to_csv(load_input, fh, tmp, fmt, prog, tombstones, secrets)
+            with backend.staging(tmp / EVENTS_CSV_NAME):
+                if load_input.path is None:
+                    stream = stdin or sys.stdin.buffer
+                    batch = read_to_csv(load_input, stream, tmp, fmt, prog, tombstones, secrets)
+                else:
+                    with open_input(load_input.path, display) as fh:
+                        batch = read_to_csv(load_input, fh, tmp, fmt, prog, tombstones, secrets)
             prog.phase = f"writing to {backend.kind}"
             backend.phase_hook = prog.set_phase
             try:

@@ -27,7 +27,7 @@ from crm_funnel.ingest.formats import (
     usable_id,
 )
 from crm_funnel.ingest.progress import Progress
-from crm_funnel.warehouse.backend import EVENTS_DELIM, EVENTS_QUOTE
+from crm_funnel.warehouse.backend import EVENTS_CSV_NAME, EVENTS_DELIM, EVENTS_QUOTE
 from crm_funnel.warehouse.tombstones import Tombstones
 
 _Q, _D = EVENTS_QUOTE, EVENTS_DELIM
@@ -50,7 +50,7 @@ class CsvSink:
         self.secrets = secrets
         self.formats_seen: set[str] = set()
         self.progress = progress
-        self.events_csv = tmpdir / "events.csv"
+        self.events_csv = tmpdir / EVENTS_CSV_NAME
         self.errors_csv = tmpdir / "errors.csv"
         # closed by close(); the sink lives across many calls
         self._events_fh = open(  # noqa: SIM115

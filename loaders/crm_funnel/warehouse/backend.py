@@ -4,6 +4,7 @@ every engine shares.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 from collections.abc import Callable
@@ -64,6 +65,7 @@ class Batch(CsvBatch):
 EVENTS_QUOTE = "\x01"
 EVENTS_DELIM = "\x1f"
 EVENT_CSV_COLUMNS = ("event_key", "source_position", "source_format", "payload")
+EVENTS_CSV_NAME = "events.csv"  # in the load's temporary directory
 ERROR_CSV_COLUMNS = ("source_position", "raw_text", "reason")
 
 
@@ -208,8 +210,15 @@ class Backend:
         """
         raise NotImplementedError
 
+    def staging(self, events_csv: Path) -> contextlib.AbstractContextManager[None]:
+        """Around the reading of a load: the engine may read ``events_csv`` while it is
+        written (PostgreSQL copies it into the load's temp table meanwhile, so parsing and
+        writing overlap on two cores). By default ``write`` reads the finished file."""
+        return contextlib.nullcontext()
+
     def write(self, batch: Batch) -> tuple[str | None, int]:
-        """Commit the batch; return (existing load id, 0) if skipped else (None, inserted)."""
+        """Commit the batch (read inside ``staging``); return (existing load id, 0) if
+        skipped else (None, inserted)."""
         raise NotImplementedError
 
     def close(self) -> None:

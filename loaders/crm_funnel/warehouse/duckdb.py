@@ -14,7 +14,7 @@ from crm_funnel.warehouse.profile import DuckDBTarget
 
 # What DuckDB may hold in memory for a load before it spills to ``<database>.tmp``: the
 # loader's peak RSS stays under 300 MB for any input size.
-LOADER_MEMORY_LIMIT = "160MB"
+LOADER_MEMORY_LIMIT = "128MB"
 
 
 class DuckDBBackend(Backend):

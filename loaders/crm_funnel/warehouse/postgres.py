@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from crm_funnel.errors import TerminalError, TransientError
 from crm_funnel.warehouse.backend import (
@@ -26,6 +27,33 @@ from crm_funnel.warehouse.profile import PostgresTarget
 _PG_EVENTS_CSV = (
     f"format csv, delimiter E'\\x{ord(EVENTS_DELIM):02x}', quote E'\\x{ord(EVENTS_QUOTE):02x}'"
 )
+
+
+class _GrowingFile:
+    """A file another thread is writing: ``read`` waits for more until the writer is done,
+    and fails once the load is abandoned (so COPY stops)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.done = threading.Event()
+        self.abandoned = False
+        self._fh: IO[bytes] | None = None
+
+    def read(self, size: int = -1) -> bytes:
+        while True:
+            finished = self.done.is_set()  # before reading: then this read gets the rest
+            if self.abandoned:
+                raise OSError("the load was abandoned")
+            if self._fh is None and self.path.exists():
+                self._fh = open(self.path, "rb")  # noqa: SIM115  # closed by close()
+            data = self._fh.read(size) if self._fh is not None else b""
+            if data or finished:
+                return data
+            self.done.wait(0.01)
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
 
 
 class PostgresBackend(Backend):
@@ -52,6 +80,7 @@ class PostgresBackend(Backend):
 
         self._pg = psycopg2
         self.target = target
+        self._staged: list[BaseException] | None = None  # the staging COPY's failure, if any
         self.con = connect_postgres(target, application_name="funnel-load")
         try:
             self.con.set_client_encoding("UTF8")
@@ -161,7 +190,12 @@ class PostgresBackend(Backend):
         return None if row is None else str(row[0])
 
     def _copy(
-        self, cur: Any, table: str, columns: tuple[str, ...], path: Path, events: bool
+        self,
+        cur: Any,
+        table: str,
+        columns: tuple[str, ...],
+        source: Path | _GrowingFile,
+        events: bool,
     ) -> None:
         options = _PG_EVENTS_CSV if events else "format csv"
         # When the connection is lost mid-COPY, psycopg2 prints the server's error through
@@ -170,7 +204,8 @@ class PostgresBackend(Backend):
         previous_hook = sys.excepthook
         sys.excepthook = lambda kind, exc, tb: printed.append(exc)
         try:
-            with open(path, "rb") as fh:
+            with contextlib.ExitStack() as stack:
+                fh = stack.enter_context(open(source, "rb")) if isinstance(source, Path) else source
                 cur.copy_expert(
                     f"copy {table} ({', '.join(columns)}) from stdin with ({options})",
                     fh,
@@ -183,9 +218,50 @@ class PostgresBackend(Backend):
         finally:
             sys.excepthook = previous_hook
 
+    @contextlib.contextmanager
+    def staging(self, events_csv: Path) -> Iterator[None]:
+        """COPY the events CSV into the load's temp table while it is written."""
+        source = _GrowingFile(events_csv)
+        failure: list[BaseException] = []
+
+        def copy() -> None:
+            try:
+                with self.con.cursor() as cur:
+                    self._copy(cur, "_funnel_events", EVENT_CSV_COLUMNS, source, True)
+            except BaseException as exc:  # raised by write(), in the main thread
+                failure.append(exc)
+
+        try:
+            with self.con.cursor() as cur:
+                cur.execute(
+                    "create temp table _funnel_events (event_key text, source_position bigint, "
+                    "source_format text, payload text) on commit drop"
+                )
+        except self._pg.Error as exc:
+            self._rollback()
+            raise self._error(exc, "staging the load") from None
+        thread = threading.Thread(target=copy, name="funnel-copy", daemon=True)
+        thread.start()
+        try:
+            yield
+        except BaseException:
+            source.abandoned = True
+            raise
+        finally:
+            source.done.set()
+            thread.join()
+            source.close()
+            if source.abandoned:
+                self._rollback()
+        self._staged = failure
+
     def write(self, batch: Batch) -> tuple[str | None, int]:
         s = self.schema
+        staged, self._staged = self._staged, None
+        assert staged is not None, "write() lands what staging() copied"
         try:
+            if staged:  # the COPY failed (its error is raised here, in the main thread)
+                raise staged[0]
             with self.con.cursor() as cur:
                 # One funnel-load at a time writes to this raw schema (held until commit), so
                 # the checksum check below stays true and the inserts below cannot race.
@@ -230,14 +306,9 @@ class PostgresBackend(Backend):
             return rows
 
         legacy = self._legacy_keys_sql(execute)
-        # Staged in a temp table (no WAL, no index), then one insert of the new keys. A
-        # plain INSERT is safe (and faster than ON CONFLICT) because the advisory lock
-        # serialises the loaders.
-        cur.execute(
-            "create temp table _funnel_events (event_key text, source_position bigint, "
-            "source_format text, payload text) on commit drop"
-        )
-        self._copy(cur, "_funnel_events", EVENT_CSV_COLUMNS, batch.events_csv, True)
+        # Staged in a temp table (no WAL, no index) while it was read (``staging``), then
+        # one insert of the new keys. A plain INSERT is safe (and faster than ON CONFLICT)
+        # because the advisory lock serialises the loaders.
         cur.execute("analyze _funnel_events")
         cur.execute(self._repeats_sql("_funnel_events"))
         cur.execute(
