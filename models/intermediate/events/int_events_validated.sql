@@ -145,19 +145,34 @@ canonicalised as (
 
 ),
 
+occurrences as (
+
+    {#- numbered on the key columns alone: the window sorts these, not every column -#}
+    select
+        events.load_id,
+        events.source_position,
+        row_number() over (
+            partition by events.event_key
+            order by events.loaded_at, events.load_id, events.source_position
+        ) {% if is_incremental() %}+ case when earlier_keys.event_key is null then 0 else 1 end {% endif %}as event_key_occurrence
+    from events
+    {%- if is_incremental() %}
+        left join earlier_keys
+            on events.event_key = earlier_keys.event_key
+    {%- endif %}
+
+),
+
 ranked as (
 
     select
         canonicalised.*,
-        row_number() over (
-            partition by canonicalised.event_key
-            order by canonicalised.loaded_at, canonicalised.load_id, canonicalised.source_position
-        ) {% if is_incremental() %}+ case when earlier_keys.event_key is null then 0 else 1 end {% endif %}as event_key_occurrence
+        occurrences.event_key_occurrence
     from canonicalised
-    {%- if is_incremental() %}
-        left join earlier_keys
-            on canonicalised.event_key = earlier_keys.event_key
-    {%- endif %}
+    inner join occurrences
+        on
+            canonicalised.load_id = occurrences.load_id
+            and canonicalised.source_position = occurrences.source_position
 
 ),
 
