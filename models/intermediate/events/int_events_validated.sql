@@ -149,6 +149,7 @@ occurrences as (
 
     {#- numbered on the key columns alone: the window sorts these, not every column -#}
     select
+        events.event_key,
         events.load_id,
         events.source_position,
         row_number() over (
@@ -169,10 +170,13 @@ ranked as (
         canonicalised.*,
         occurrences.event_key_occurrence
     from canonicalised
+    -- (load_id, source_position) is unique; the event key and the coalesces
+    -- also pair rows without a load, as a unit test gives them
     inner join occurrences
         on
-            canonicalised.load_id = occurrences.load_id
-            and canonicalised.source_position = occurrences.source_position
+            canonicalised.event_key = occurrences.event_key
+            and coalesce(canonicalised.load_id, '') = coalesce(occurrences.load_id, '')
+            and coalesce(canonicalised.source_position, -1) = coalesce(occurrences.source_position, -1)
 
 ),
 
