@@ -71,6 +71,7 @@ from (
         *,
         {{ json_document(json_column) }} as json_document
     from {{ relation }}
+    offset 0 {#- a fence: the planner would otherwise cast the text again per use #}
 ) as parsed
 left join lateral json_to_record(
     case when json_typeof(parsed.json_document) = 'object' then parsed.json_document end
