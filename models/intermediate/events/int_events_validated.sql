@@ -145,19 +145,38 @@ canonicalised as (
 
 ),
 
+occurrences as (
+
+    {#- numbered on the key columns alone: the window sorts these, not every column -#}
+    select
+        events.event_key,
+        events.load_id,
+        events.source_position,
+        row_number() over (
+            partition by events.event_key
+            order by events.loaded_at, events.load_id, events.source_position
+        ) {% if is_incremental() %}+ case when earlier_keys.event_key is null then 0 else 1 end {% endif %}as event_key_occurrence
+    from events
+    {%- if is_incremental() %}
+        left join earlier_keys
+            on events.event_key = earlier_keys.event_key
+    {%- endif %}
+
+),
+
 ranked as (
 
     select
         canonicalised.*,
-        row_number() over (
-            partition by canonicalised.event_key
-            order by canonicalised.loaded_at, canonicalised.load_id, canonicalised.source_position
-        ) {% if is_incremental() %}+ case when earlier_keys.event_key is null then 0 else 1 end {% endif %}as event_key_occurrence
+        occurrences.event_key_occurrence
     from canonicalised
-    {%- if is_incremental() %}
-        left join earlier_keys
-            on canonicalised.event_key = earlier_keys.event_key
-    {%- endif %}
+    -- (load_id, source_position) is unique; the event key and the coalesces
+    -- also pair rows without a load, as a unit test gives them
+    inner join occurrences
+        on
+            canonicalised.event_key = occurrences.event_key
+            and coalesce(canonicalised.load_id, '') = coalesce(occurrences.load_id, '')
+            and coalesce(canonicalised.source_position, -1) = coalesce(occurrences.source_position, -1)
 
 ),
 

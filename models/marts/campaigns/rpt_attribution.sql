@@ -46,7 +46,12 @@ credited as (
         cast(case when touch_position = 1 then 1 else 0 end as {{ type_double() }}) as first_touch_credit,
         cast(case when touch_position = touch_count then 1 else 0 end as {{ type_double() }}) as last_touch_credit,
         cast(1 as {{ type_double() }}) / touch_count as linear_credit,
-        decay_weight / sum(decay_weight) over (partition by conversion_id) as time_decay_credit,
+        {#- summed in touch order, so every build adds the doubles alike (to the last digit) -#}
+        decay_weight / sum(decay_weight) over (
+            partition by conversion_id
+            order by touch_position
+            rows between unbounded preceding and unbounded following
+        ) as time_decay_credit,
         cast(
             case
                 when touch_count = 1 then 1

@@ -4,24 +4,127 @@
     properties (amount, currency, bounce type, override state, campaign, step,
     contract end, meeting time) typed or null. Each format maps its own fields
     onto the native ones (docs: source_formats); validation and deduplication
-    happen downstream. -#}
+    happen downstream.
+
+    A table, parsed once: each payload's JSON is read once per event (macro
+    json_fields), when its load first reaches a build; an incremental run adds
+    only the loads it does not hold yet, and `--full-refresh` parses everything
+    again. -#}
+
+{{ config(materialized=incremental_materialization()) }}
 
 {%- set landed = 'event_key, load_id, source_file, source_position, source_format, payload, loaded_at' -%}
+
+{%- set native_fields = {
+    'email_text': ['text', ['email']],
+    'event_type_text': ['text', ['event_type']],
+    'channel_text': ['text', ['channel']],
+    'event_time_text': ['text', ['event_time']],
+    'company_text': ['string', ['company']],
+    'industry_text': ['string', ['industry']],
+    'properties_text': ['text', ['properties']],
+    'lead_source_text': ['string', ['properties', 'lead_source']],
+    'amount_text': ['text', ['properties', 'amount']],
+    'currency_text': ['string', ['properties', 'currency']],
+    'bounce_type_text': ['string', ['properties', 'bounce_type']],
+    'override_state_text': ['string', ['properties', 'state']],
+    'override_set_by_text': ['string', ['properties', 'set_by']],
+    'campaign_id_text': ['text', ['properties', 'campaign_id']],
+    'sequence_step_text': ['text', ['properties', 'sequence_step']],
+    'contract_end_text': ['string', ['properties', 'contract_end']],
+    'scheduled_at_text': ['string', ['properties', 'scheduled_at']],
+} -%}
+
+{%- set resend_fields = {
+    'first_recipient': ['string', ['data', 'to', 0]],
+    'only_recipient': ['string', ['data', 'to']],
+    'event_type_text': ['string', ['type']],
+    'event_time_text': ['string', ['created_at']],
+    'properties_text': ['text', ['data', 'tags']],
+    'bounce_type_text': ['string', ['data', 'bounce', 'type']],
+    'broadcast_id': ['string', ['data', 'broadcast_id']],
+} -%}
+{%- do resend_fields.update(resend_tag_fields(['campaign_id', 'sequence_step'])) -%}
+
+{%- set segment_fields = {
+    'context_traits_email': ['string', ['context', 'traits', 'email']],
+    'traits_email': ['string', ['traits', 'email']],
+    'properties_email': ['string', ['properties', 'email']],
+    'call_type': ['string', ['type']],
+    'event_name': ['string', ['event']],
+    'campaign_medium': ['string', ['context', 'campaign', 'medium']],
+    'properties_channel': ['string', ['properties', 'channel']],
+    'call_timestamp': ['string', ['timestamp']],
+    'original_timestamp': ['string', ['originalTimestamp']],
+    'context_traits_company': ['string', ['context', 'traits', 'company']],
+    'traits_company': ['string', ['traits', 'company']],
+    'context_traits_company_name': ['string', ['context', 'traits', 'company', 'name']],
+    'traits_company_name': ['string', ['traits', 'company', 'name']],
+    'context_traits_industry': ['string', ['context', 'traits', 'industry']],
+    'traits_industry': ['string', ['traits', 'industry']],
+    'properties_json': ['text', ['properties']],
+    'traits_json': ['text', ['traits']],
+    'campaign_source': ['string', ['context', 'campaign', 'source']],
+    'properties_revenue': ['text', ['properties', 'revenue']],
+    'properties_value': ['text', ['properties', 'value']],
+    'properties_total': ['text', ['properties', 'total']],
+    'currency_text': ['string', ['properties', 'currency']],
+    'properties_campaign_id': ['text', ['properties', 'campaign_id']],
+    'campaign_name': ['string', ['context', 'campaign', 'name']],
+    'sequence_step_text': ['text', ['properties', 'sequence_step']],
+    'scheduled_at_text': ['string', ['properties', 'scheduled_at']],
+} -%}
 
 with
 
 source as (
 
-    select * from {{ source('raw', 'events') }}
+    select {{ landed }}
+    from {{ source('raw', 'events') }}
+    {%- if is_incremental() %}
+        where
+            loaded_at >= (select max(held.loaded_at) from {{ this }} as held)
+            and load_id not in (select distinct held.load_id from {{ this }} as held)
+    {%- endif %}
 
 ),
 
-parsed as (
+native_source as (
 
-    select
-        *,
-        {{ json_document('payload') }} as payload_document
-    from source
+    select * from source
+    where source_format not in ('resend', 'segment')
+
+),
+
+resend_source as (
+
+    select * from source
+    where source_format = 'resend'
+
+),
+
+segment_source as (
+
+    select * from source
+    where source_format = 'segment'
+
+),
+
+native_fields as (
+
+    {{ json_fields('native_source', 'payload', native_fields) }}
+
+),
+
+resend_fields as (
+
+    {{ json_fields('resend_source', 'payload', resend_fields) }}
+
+),
+
+segment_fields as (
+
+    {{ json_fields('segment_source', 'payload', segment_fields) }}
 
 ),
 
@@ -29,25 +132,8 @@ native as (
 
     select
         {{ landed }},
-        {{ json_extract_text('payload_document', ['email']) }} as email_text,
-        {{ json_extract_text('payload_document', ['event_type']) }} as event_type_text,
-        {{ json_extract_text('payload_document', ['channel']) }} as channel_text,
-        {{ json_extract_text('payload_document', ['event_time']) }} as event_time_text,
-        {{ json_extract_string('payload_document', ['company']) }} as company_text,
-        {{ json_extract_string('payload_document', ['industry']) }} as industry_text,
-        {{ json_extract_text('payload_document', ['properties']) }} as properties_text,
-        {{ json_extract_string('payload_document', ['properties', 'lead_source']) }} as lead_source_text,
-        {{ json_extract_text('payload_document', ['properties', 'amount']) }} as amount_text,
-        {{ json_extract_string('payload_document', ['properties', 'currency']) }} as currency_text,
-        {{ json_extract_string('payload_document', ['properties', 'bounce_type']) }} as bounce_type_text,
-        {{ json_extract_string('payload_document', ['properties', 'state']) }} as override_state_text,
-        {{ json_extract_string('payload_document', ['properties', 'set_by']) }} as override_set_by_text,
-        {{ json_extract_text('payload_document', ['properties', 'campaign_id']) }} as campaign_id_text,
-        {{ json_extract_text('payload_document', ['properties', 'sequence_step']) }} as sequence_step_text,
-        {{ json_extract_string('payload_document', ['properties', 'contract_end']) }} as contract_end_text,
-        {{ json_extract_string('payload_document', ['properties', 'scheduled_at']) }} as scheduled_at_text
-    from parsed
-    where source_format not in ('resend', 'segment')
+        {{ native_fields.keys() | join(',\n        ') }}
+    from native_fields
 
 ),
 
@@ -56,11 +142,10 @@ resend_recipients as (
     select
         *,
         coalesce(
-            {{ strip_whitespace(json_extract_string("payload_document", ["data", "to", 0])) }},
-            {{ strip_whitespace(json_extract_string("payload_document", ["data", "to"])) }}
+            {{ strip_whitespace('first_recipient') }},
+            {{ strip_whitespace('only_recipient') }}
         ) as recipient_text
-    from parsed
-    where source_format = 'resend'
+    from resend_fields
 
 ),
 
@@ -73,23 +158,23 @@ resend as (
                 then {{ dbt.split_part(dbt.split_part('recipient_text', "'<'", 2), "'>'", 1) }}
             else recipient_text
         end as email_text,
-        {{ json_extract_string('payload_document', ['type']) }} as event_type_text,
+        event_type_text,
         'email' as channel_text,
-        {{ json_extract_string('payload_document', ['created_at']) }} as event_time_text,
+        event_time_text,
         cast(null as {{ dbt.type_string() }}) as company_text,
         cast(null as {{ dbt.type_string() }}) as industry_text,
-        {{ json_extract_text('payload_document', ['data', 'tags']) }} as properties_text,
+        properties_text,
         cast(null as {{ dbt.type_string() }}) as lead_source_text,
         cast(null as {{ dbt.type_string() }}) as amount_text,
         cast(null as {{ dbt.type_string() }}) as currency_text,
-        {{ json_extract_string('payload_document', ['data', 'bounce', 'type']) }} as bounce_type_text,
+        bounce_type_text,
         cast(null as {{ dbt.type_string() }}) as override_state_text,
         cast(null as {{ dbt.type_string() }}) as override_set_by_text,
         coalesce(
-            {{ resend_tag('payload_document', 'campaign_id') }},
-            {{ strip_whitespace(json_extract_string("payload_document", ["data", "broadcast_id"])) }}
+            {{ resend_tag('campaign_id') }},
+            {{ strip_whitespace('broadcast_id') }}
         ) as campaign_id_text,
-        {{ resend_tag('payload_document', 'sequence_step') }} as sequence_step_text,
+        {{ resend_tag('sequence_step') }} as sequence_step_text,
         cast(null as {{ dbt.type_string() }}) as contract_end_text,
         cast(null as {{ dbt.type_string() }}) as scheduled_at_text
     from resend_recipients
@@ -101,56 +186,55 @@ segment as (
     select
         {{ landed }},
         coalesce(
-            {{ strip_whitespace(json_extract_string("payload_document", ["context", "traits", "email"])) }},
-            {{ strip_whitespace(json_extract_string("payload_document", ["traits", "email"])) }},
-            {{ strip_whitespace(json_extract_string("payload_document", ["properties", "email"])) }}
+            {{ strip_whitespace('context_traits_email') }},
+            {{ strip_whitespace('traits_email') }},
+            {{ strip_whitespace('properties_email') }}
         ) as email_text,
         case
-            when lower({{ json_extract_string('payload_document', ['type']) }}) = 'identify'
+            when lower(call_type) = 'identify'
                 then 'identify'
-            else {{ json_extract_string('payload_document', ['event']) }}
+            else event_name
         end as event_type_text,
         coalesce(
-            {{ strip_whitespace(json_extract_string("payload_document", ["context", "campaign", "medium"])) }},
-            {{ strip_whitespace(json_extract_string("payload_document", ["properties", "channel"])) }}
+            {{ strip_whitespace('campaign_medium') }},
+            {{ strip_whitespace('properties_channel') }}
         ) as channel_text,
         coalesce(
-            {{ strip_whitespace(json_extract_string("payload_document", ["timestamp"])) }},
-            {{ strip_whitespace(json_extract_string("payload_document", ["originalTimestamp"])) }}
+            {{ strip_whitespace('call_timestamp') }},
+            {{ strip_whitespace('original_timestamp') }}
         ) as event_time_text,
         coalesce(
-            {{ strip_whitespace(json_extract_string("payload_document", ["context", "traits", "company"])) }},
-            {{ strip_whitespace(json_extract_string("payload_document", ["traits", "company"])) }},
-            {{ strip_whitespace(json_extract_string("payload_document", ["context", "traits", "company", "name"])) }},
-            {{ strip_whitespace(json_extract_string("payload_document", ["traits", "company", "name"])) }}
+            {{ strip_whitespace('context_traits_company') }},
+            {{ strip_whitespace('traits_company') }},
+            {{ strip_whitespace('context_traits_company_name') }},
+            {{ strip_whitespace('traits_company_name') }}
         ) as company_text,
         coalesce(
-            {{ strip_whitespace(json_extract_string("payload_document", ["context", "traits", "industry"])) }},
-            {{ strip_whitespace(json_extract_string("payload_document", ["traits", "industry"])) }}
+            {{ strip_whitespace('context_traits_industry') }},
+            {{ strip_whitespace('traits_industry') }}
         ) as industry_text,
         coalesce(
-            {{ strip_whitespace(json_extract_text("payload_document", ["properties"])) }},
-            {{ strip_whitespace(json_extract_text("payload_document", ["traits"])) }}
+            {{ strip_whitespace('properties_json') }},
+            {{ strip_whitespace('traits_json') }}
         ) as properties_text,
-        {{ json_extract_string('payload_document', ['context', 'campaign', 'source']) }} as lead_source_text,
+        campaign_source as lead_source_text,
         coalesce(
-            {{ strip_whitespace(json_extract_text("payload_document", ["properties", "revenue"])) }},
-            {{ strip_whitespace(json_extract_text("payload_document", ["properties", "value"])) }},
-            {{ strip_whitespace(json_extract_text("payload_document", ["properties", "total"])) }}
+            {{ strip_whitespace('properties_revenue') }},
+            {{ strip_whitespace('properties_value') }},
+            {{ strip_whitespace('properties_total') }}
         ) as amount_text,
-        {{ json_extract_string('payload_document', ['properties', 'currency']) }} as currency_text,
+        currency_text,
         cast(null as {{ dbt.type_string() }}) as bounce_type_text,
         cast(null as {{ dbt.type_string() }}) as override_state_text,
         cast(null as {{ dbt.type_string() }}) as override_set_by_text,
         coalesce(
-            {{ strip_whitespace(json_extract_text("payload_document", ["properties", "campaign_id"])) }},
-            {{ strip_whitespace(json_extract_string("payload_document", ["context", "campaign", "name"])) }}
+            {{ strip_whitespace('properties_campaign_id') }},
+            {{ strip_whitespace('campaign_name') }}
         ) as campaign_id_text,
-        {{ json_extract_text('payload_document', ['properties', 'sequence_step']) }} as sequence_step_text,
+        sequence_step_text,
         cast(null as {{ dbt.type_string() }}) as contract_end_text,
-        {{ json_extract_string('payload_document', ['properties', 'scheduled_at']) }} as scheduled_at_text
-    from parsed
-    where source_format = 'segment'
+        scheduled_at_text
+    from segment_fields
 
 ),
 
