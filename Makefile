@@ -103,7 +103,7 @@ test-spark: install java
 	$(BIN)/pytest tests/python/test_spark.py
 
 bench: install
-	$(BIN)/funnel-bench --sizes 100k,1m$(SIZE:%=,%)
+	$(BIN)/funnel-bench --sizes 100k,1m$(SIZE:%=,%) --history docs/benchmarks.md
 
 lint: install
 	CRM_FUNNEL_DUCKDB_PATH=target/sqlfluff-empty.duckdb $(BIN)/sqlfluff lint models tests/data_tests snapshots
