@@ -281,7 +281,7 @@ def add_to_history(path: Path, report: dict[str, Any], command: str, text: str) 
     """Insert this run, dated and with its machine, below the mark of ``path``."""
     machine = report["machine"]
     section = (
-        f"## {report['created_at'][:16].replace('T', ' ')} UTC, {machine['cpu']}, "
+        f"### {report['created_at'][:16].replace('T', ' ')} UTC, {machine['cpu']}, "
         f"{machine['cores']} cores, {machine['ram_bytes'] / 2**30:.1f} GiB RAM\n\n"
         f"`{command}`, project {report['project'] or 'unknown'}\n\n```text\n{text}\n```\n"
     )

@@ -108,7 +108,11 @@ def contacts_sql(rules: Rules) -> str:
                 partition by email order by event_at
                 rows between unbounded preceding and current row
             ) as running_score,
-            row_number() over (partition by email order by event_at) as touch
+            row_number() over (partition by email order by event_at) as touch,
+            row_number() over (
+                partition by email
+                order by case when lead_source is null then 1 else 0 end, event_at
+            ) as source_touch
         from scored
     ),
     contacts as (
@@ -116,7 +120,7 @@ def contacts_sql(rules: Rules) -> str:
             email,
             sum(weight) as intent_score,
             max(case when touch = 1 then channel end) as first_touch_channel,
-            max(case when touch = 1 then lead_source end) as first_lead_source,
+            max(case when source_touch = 1 then lead_source end) as first_lead_source,
             min(case when {_in_list("event_type", rules.mql_trigger_events)}
                 or running_score >= {rules.mql_score_threshold} then event_at end) as mql_at,
             min(case when {_in_list("event_type", rules.sql_trigger_events)}
@@ -221,7 +225,7 @@ def valid_line(line: bytes) -> bool:
             return False
         if not (isinstance(event_time, str) and ISO_TIME.fullmatch(event_time)):
             return False
-        dt.datetime.fromisoformat(event_time)  # a real day and time
+        dt.datetime.fromisoformat(event_time.upper())  # a real day and time, as the views cast
         return True
     except ValueError:
         return False
