@@ -97,7 +97,9 @@ def run_bench(*args: str | Path, tmp: Path, timeout: float = 900) -> subprocess.
 def table_rows(stdout: str) -> list[dict[str, str]]:
     """The first printed table as header -> cell dicts (columns are 2+ spaces apart)."""
     lines = stdout.splitlines()
-    start = next((i for i, line in enumerate(lines) if line.startswith("step ")), len(lines))
+    start = next((i for i, line in enumerate(lines) if line.startswith("step ")), None)
+    if start is None:
+        return []
     headers = re.split(r"\s{2,}", lines[start].strip())
     rows = []
     for line in lines[start + 1 :]:
