@@ -206,6 +206,7 @@ def render_result(result: dict[str, Any]) -> str:
             + [c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)]
         )
         for row in rows
+        if len(rows) > 1  # no table without a step
     ]
     title = (
         f"{result['size']} on {result['target']}: {result['events']:,} events, "

@@ -34,6 +34,7 @@ from crm_funnel.devtools.bench.warehouses import Session
 from crm_funnel.errors import TerminalError
 
 TABLE = "seed_events"
+MAX_UTC_OFFSET = dt.timedelta(hours=14)  # Kiribati; PostgreSQL rejects offsets from 16 h
 ISO_TIME = re.compile(
     r"\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:?\d{2})?)?"
 )
@@ -225,8 +226,9 @@ def valid_line(line: bytes) -> bool:
             return False
         if not (isinstance(event_time, str) and ISO_TIME.fullmatch(event_time)):
             return False
-        dt.datetime.fromisoformat(event_time.upper())  # a real day and time, as the views cast
-        return True
+        # a real day and time, as the views cast it, in a real time zone
+        offset = dt.datetime.fromisoformat(event_time.upper()).utcoffset()
+        return offset is None or abs(offset) <= MAX_UTC_OFFSET
     except ValueError:
         return False
 
