@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from crm_funnel.devtools.bench.warehouses import Session
+from crm_funnel.devtools.bench.warehouses import Session, Warehouse
 from crm_funnel.errors import TerminalError
 from crm_funnel.warehouse.connections import one_line
 
@@ -34,12 +34,12 @@ def mart_relations(manifest: Path) -> dict[str, str]:
     }
 
 
-def copy_marts(session: Session, marts: dict[str, str]) -> None:
-    cur = session.cursor
-    cur.execute(f"create schema {COPY_SCHEMA}")
-    for name, relation in sorted(marts.items()):
-        cur.execute(f"create table {COPY_SCHEMA}.{name} as select * from {relation}")
-    session.commit()
+def copy_marts(wh: Warehouse, marts: dict[str, str]) -> None:
+    with wh.session() as session:
+        session.cursor.execute(f"create schema {COPY_SCHEMA}")
+        for name, relation in sorted(marts.items()):
+            session.cursor.execute(f"create table {COPY_SCHEMA}.{name} as select * from {relation}")
+        session.commit()
 
 
 def _columns(session: Session, relation: str) -> list[str]:
@@ -49,8 +49,13 @@ def _columns(session: Session, relation: str) -> list[str]:
     return [f'"{name}"' for name in names if name not in BUILD_TIME_COLUMNS]
 
 
-def differing_marts(session: Session, marts: dict[str, str]) -> dict[str, str]:
+def differing_marts(wh: Warehouse, marts: dict[str, str]) -> dict[str, str]:
     """Mart name -> how its copy differs from the rebuilt mart (empty: all identical)."""
+    with wh.session() as session:
+        return _differences(session, marts)
+
+
+def _differences(session: Session, marts: dict[str, str]) -> dict[str, str]:
     differences = {}
     for name, relation in sorted(marts.items()):
         columns = ", ".join(_columns(session, relation))

@@ -6,17 +6,18 @@ import argparse
 import dataclasses
 import datetime as dt
 import json
+import multiprocessing
 import os
 import re
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from crm_funnel.devtools.bench.marts import copy_marts, differing_marts, mart_relations
-from crm_funnel.devtools.bench.seed_pipeline import Rules, run_seed_pipeline
+from crm_funnel.devtools.bench.seed_pipeline import Rules, SeedRun, run_seed_pipeline
 from crm_funnel.devtools.bench.warehouses import BENCH_TARGET, PROG, Warehouse
 from crm_funnel.devtools.generate import DEFAULT_END, DEFAULT_START
 from crm_funnel.errors import TerminalError
@@ -46,6 +47,7 @@ RATIO_TO_SEED = {
 SLOWEST = 5
 # ru_maxrss is in KiB on Linux, in bytes on macOS
 RSS_BYTES_PER_UNIT = 1 if sys.platform == "darwin" else 1024
+T = TypeVar("T")
 _LOAD_RECORDS = re.compile(r"^loaded .+: ([\d,]+) records? -> ", re.MULTILINE)
 
 
@@ -96,6 +98,20 @@ def run_child(command: Sequence[str], cwd: Path) -> Child:
     seconds = time.perf_counter() - start
     process.returncode = os.waitstatus_to_exitcode(status)
     return Child(process.returncode, seconds, usage.ru_maxrss * RSS_BYTES_PER_UNIT, output)
+
+
+def in_child(function: Callable[..., T], *args: Any) -> T:
+    """``function(*args)`` in a fresh interpreter, for work on a database in this process
+    (DuckDB's, a client's result sets). A child's ``ru_maxrss`` starts at the high-water
+    mark of the process that started it (Linux carries it over fork and exec), so this
+    process stays small and the peak RSS of ``run_child`` is the child's own."""
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(function, args)
+
+
+def seed_style(wh: Warehouse, path: Path, rules: Rules) -> SeedRun:
+    with wh.scratch() as session:
+        return run_seed_pipeline(session, path, rules)
 
 
 def note(text: str) -> None:
@@ -205,15 +221,14 @@ class Bench:
         where = f"{size.label} on {wh.kind}"
         if size.events <= self.args.seed_style_up_to.events:
             note(f"{where}: seed-style pipeline (an INSERT per line, then three views)")
-            with wh.scratch() as session:
-                seed = run_seed_pipeline(session, data.main, self.rules)
+            seed = in_child(seed_style, wh, data.main, self.rules)
             result["seed_rows"] = seed.rows
             result["seed_load_seconds"] = seed.load_seconds
             result["seed_load_events_per_s"] = size.events / seed.load_seconds
             result["seed_views_seconds"] = seed.views_seconds
             result["seed_seconds"] = seed.load_seconds + seed.views_seconds
         note(f"{where}: baseline ({wh.baseline_method})")
-        result["baseline_seconds"] = wh.baseline(data.main)
+        result["baseline_seconds"] = in_child(wh.baseline, data.main)
         result["baseline_events_per_s"] = size.events / result["baseline_seconds"]
         note(f"{where}: funnel-load")
         load = self.load(wh, data.main)
@@ -242,11 +257,9 @@ class Bench:
         result["incremental_vs_full"] = incremental.seconds / full.seconds
         note(f"{where}: marts after +1% vs a full rebuild (dbt run --full-refresh)")
         marts = mart_relations(wh.work / "target" / "manifest.json")
-        with wh.session() as session:
-            copy_marts(session, marts)
+        in_child(copy_marts, wh, marts)
         self.dbt_run(wh, data.as_of, "run", "--full-refresh")
-        with wh.session() as session:
-            differences = differing_marts(session, marts)
+        differences = in_child(differing_marts, wh, marts)
         result["marts_compared"] = len(marts)
         result["incremental_marts"] = differences or "identical"
 
