@@ -218,13 +218,10 @@ def render_result(result: dict[str, Any]) -> str:
         tail.append(f"+1% dbt build / full build: {result['incremental_vs_full']:.1%}")
     if "incremental_marts" in result:
         marts = result["incremental_marts"]
-        details = (
-            "" if marts == "identical" else ": " + "; ".join(f"{k} ({v})" for k, v in marts.items())
-        )
-        tail.append(
-            f"{result['marts_compared']} marts after +1% vs a full rebuild: "
-            f"{_marts_verdict(marts)}{details}"
-        )
+        verdict = _marts_verdict(marts)
+        if marts != "identical":
+            verdict = "differ: " + "; ".join(f"{k} ({v})" for k, v in sorted(marts.items()))
+        tail.append(f"{result['marts_compared']} marts after +1% vs a full rebuild: {verdict}")
     if "error" in result:
         tail.append(f"error: {result['error']}")
     return "\n".join([title, *lines, *tail])
