@@ -28,7 +28,7 @@ help:
 	@echo "make docs    dbt docs (lineage, every model and rule) on http://127.0.0.1:8080"
 	@echo "make lint    sqlfluff on models and tests, dbt-score conventions, ruff and mypy --strict on Python"
 	@echo "make test-spark  the full dbt build on local Spark (pyspark, Java 17), compared with DuckDB (part of make test)"
-	@echo "make bench   benchmark: load + dbt build of 100k and 1m generated events on DuckDB and PostgreSQL (SIZE=10m adds 10m); table and target/bench.json"
+	@echo "make bench   benchmark of 100k and 1m generated events on DuckDB and PostgreSQL (SIZE=10m adds 10m): the seed-style pipeline, bulk load, funnel-load, core reports, full and +1% builds, the issue 16 targets; target/bench.json and a dated copy in docs/benchmarks.md"
 	@echo "make clean   remove build output, the demo database and sample data"
 
 $(STAMP): pyproject.toml
@@ -103,7 +103,7 @@ test-spark: install java
 	$(BIN)/pytest tests/python/test_spark.py
 
 bench: install
-	$(BIN)/funnel-bench --sizes 100k,1m$(SIZE:%=,%)
+	$(BIN)/funnel-bench --sizes 100k,1m$(SIZE:%=,%) --history docs/benchmarks.md
 
 lint: install
 	CRM_FUNNEL_DUCKDB_PATH=target/sqlfluff-empty.duckdb $(BIN)/sqlfluff lint models tests/data_tests snapshots

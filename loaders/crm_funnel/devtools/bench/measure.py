@@ -6,15 +6,18 @@ import argparse
 import dataclasses
 import datetime as dt
 import json
+import multiprocessing
 import os
 import re
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from crm_funnel.devtools.bench.marts import copy_marts, differing_marts, mart_relations
+from crm_funnel.devtools.bench.seed_pipeline import Rules, SeedRun, run_seed_pipeline
 from crm_funnel.devtools.bench.warehouses import BENCH_TARGET, PROG, Warehouse
 from crm_funnel.devtools.generate import DEFAULT_END, DEFAULT_START
 from crm_funnel.errors import TerminalError
@@ -24,9 +27,27 @@ from crm_funnel.warehouse.connections import one_line
 DELTA_SHARE = 0.01  # the incremental batch, as a share of the main file
 DELTA_DAYS = 30  # the incremental batch covers this many days after the main data
 CORE_REPORTS = ("rpt_funnel", "rpt_channel_effectiveness", "rpt_intent_by_source")
+# TODO(issue 16): drop --indirect-selection once plain --select builds on a fresh
+# warehouse (today the relationship tests to unselected seeds fail).
+CORE_SELECTION = (
+    *(f"+{report}" for report in CORE_REPORTS),
+    *("--indirect-selection", "buildable"),
+)
+# Each step -> the seed-style step that does the same job: loads against its row-by-row
+# load, builds against its three views, end to end against its end to end.
+RATIO_TO_SEED = {
+    "baseline_seconds": "seed_load_seconds",
+    "load_seconds": "seed_load_seconds",
+    "core_reports_seconds": "seed_views_seconds",
+    "end_to_end_seconds": "seed_seconds",
+    "full_build_seconds": "seed_views_seconds",
+    "load_full_build_seconds": "seed_seconds",
+    "incremental_build_seconds": "seed_views_seconds",
+}
 SLOWEST = 5
 # ru_maxrss is in KiB on Linux, in bytes on macOS
 RSS_BYTES_PER_UNIT = 1 if sys.platform == "darwin" else 1024
+T = TypeVar("T")
 _LOAD_RECORDS = re.compile(r"^loaded .+: ([\d,]+) records? -> ", re.MULTILINE)
 
 
@@ -77,6 +98,20 @@ def run_child(command: Sequence[str], cwd: Path) -> Child:
     seconds = time.perf_counter() - start
     process.returncode = os.waitstatus_to_exitcode(status)
     return Child(process.returncode, seconds, usage.ru_maxrss * RSS_BYTES_PER_UNIT, output)
+
+
+def in_child(function: Callable[..., T], *args: Any) -> T:
+    """``function(*args)`` in a fresh interpreter, for work on a database in this process
+    (DuckDB's, a client's result sets). A child's ``ru_maxrss`` starts at the high-water
+    mark of the process that started it (Linux carries it over fork and exec), so this
+    process stays small and the peak RSS of ``run_child`` is the child's own."""
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(function, args)
+
+
+def seed_style(wh: Warehouse, path: Path, rules: Rules) -> SeedRun:
+    with wh.scratch() as session:
+        return run_seed_pipeline(session, path, rules)
 
 
 def note(text: str) -> None:
@@ -144,6 +179,7 @@ class Bench:
     project_dir: Path
     dbt: str
     args: argparse.Namespace
+    rules: Rules
 
     def load(self, wh: Warehouse, path: Path) -> Child:
         child = run_child(
@@ -183,8 +219,16 @@ class Bench:
     def measure(self, wh: Warehouse, size: Size, data: Dataset, result: dict[str, Any]) -> None:
         """Fill ``result`` with every figure, step by step (a failure keeps what was measured)."""
         where = f"{size.label} on {wh.kind}"
+        if size.events <= self.args.seed_style_up_to.events:
+            note(f"{where}: seed-style pipeline (an INSERT per line, then three views)")
+            seed = in_child(seed_style, wh, data.main, self.rules)
+            result["seed_rows"] = seed.rows
+            result["seed_load_seconds"] = seed.load_seconds
+            result["seed_load_events_per_s"] = size.events / seed.load_seconds
+            result["seed_views_seconds"] = seed.views_seconds
+            result["seed_seconds"] = seed.load_seconds + seed.views_seconds
         note(f"{where}: baseline ({wh.baseline_method})")
-        result["baseline_seconds"] = wh.baseline(data.main)
+        result["baseline_seconds"] = in_child(wh.baseline, data.main)
         result["baseline_events_per_s"] = size.events / result["baseline_seconds"]
         note(f"{where}: funnel-load")
         load = self.load(wh, data.main)
@@ -195,21 +239,38 @@ class Bench:
         result["load_vs_baseline"] = result["load_events_per_s"] / result["baseline_events_per_s"]
         result["load_peak_rss_mib"] = load.peak_rss_bytes / 2**20
         self.dbt_run(wh, data.as_of, "parse")
+        note(f"{where}: dbt build of the core reports")
+        core = self.dbt_run(wh, data.as_of, "build", "--select", *CORE_SELECTION)
+        result["core_reports_seconds"] = core.seconds
+        result["end_to_end_seconds"] = load.seconds + core.seconds
         note(f"{where}: dbt build --full-refresh")
         full = self.dbt_run(wh, data.as_of, "build", "--full-refresh")
         result["full_build_seconds"] = full.seconds
+        result["full_build_peak_rss_mib"] = full.peak_rss_bytes / 2**20
+        result["load_full_build_seconds"] = load.seconds + full.seconds
         result.update(node_timings(wh.work / "target" / "run_results.json"))
-        note(f"{where}: dbt build of the core reports")
-        core = self.dbt_run(
-            wh, data.as_of, "build", "--full-refresh", "--select", *(f"+{r}" for r in CORE_REPORTS)
-        )
-        result["core_reports_seconds"] = core.seconds
         note(f"{where}: +{size.delta_events:,} events, then dbt build")
         result["delta_events"] = size.delta_events
         result["delta_load_seconds"] = self.load(wh, data.delta).seconds
         incremental = self.dbt_run(wh, data.as_of, "build")
         result["incremental_build_seconds"] = incremental.seconds
         result["incremental_vs_full"] = incremental.seconds / full.seconds
+        note(f"{where}: marts after +1% vs a full rebuild (dbt run --full-refresh)")
+        marts = mart_relations(wh.work / "target" / "manifest.json")
+        in_child(copy_marts, wh, marts)
+        self.dbt_run(wh, data.as_of, "run", "--full-refresh")
+        differences = in_child(differing_marts, wh, marts)
+        result["marts_compared"] = len(marts)
+        result["incremental_marts"] = differences or "identical"
+
+
+def ratios(result: dict[str, Any]) -> dict[str, float]:
+    """How many times faster than the seed-style step doing the same job each step is."""
+    return {
+        f"{step}_vs_seed": result[seed] / result[step]
+        for step, seed in RATIO_TO_SEED.items()
+        if step in result and seed in result
+    }
 
 
 def node_timings(run_results: Path) -> dict[str, Any]:

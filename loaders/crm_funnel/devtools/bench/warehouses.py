@@ -8,7 +8,7 @@ import contextlib
 import dataclasses
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,18 @@ from crm_funnel.warehouse.profile import PROFILE_NAME, PostgresTarget, load_targ
 
 PROG = "funnel-bench"
 BENCH_TARGET = "bench"
+SCRATCH_SCHEMA = "bench_scratch"
+
+
+@dataclasses.dataclass(frozen=True)
+class Session:
+    """A DB-API cursor on one connection, with what differs between the engines."""
+
+    cursor: Any
+    commit: Callable[[], None]
+    begin: Callable[[], None]  # opens a transaction (PostgreSQL: implicit)
+    placeholder: str
+    json_type: str
 
 
 def profile_output(profiles_dir: str | None, name: str, kind: str) -> dict[str, Any]:
@@ -56,6 +68,14 @@ class Warehouse(abc.ABC):
         """Seconds of the plain bulk load of ``path`` (into a table dropped afterwards)."""
 
     @abc.abstractmethod
+    def session(self) -> contextlib.AbstractContextManager[Session]:
+        """A session on the warehouse dbt builds."""
+
+    @abc.abstractmethod
+    def scratch(self) -> contextlib.AbstractContextManager[Session]:
+        """A session on an empty place beside the warehouse, removed afterwards."""
+
+    @abc.abstractmethod
     def close(self) -> None:
         """Remove the warehouse."""
 
@@ -71,12 +91,25 @@ class DuckDBWarehouse(Warehouse):
         self.server_version = duckdb.__version__
         self.write_profile()
 
-    def baseline(self, path: Path) -> float:
+    @contextlib.contextmanager
+    def _connection(self, path: Path, *, remove: bool) -> Iterator[Any]:
         import duckdb
 
-        baseline_file = self.work / "baseline.duckdb"
-        con = duckdb.connect(str(baseline_file))
         try:
+            con = duckdb.connect(str(path))
+            try:
+                yield con
+            finally:
+                con.close()
+        except duckdb.Error as exc:
+            raise TerminalError(f"DuckDB {path.name}: {one_line(exc)}") from None
+        finally:
+            if remove:
+                path.unlink(missing_ok=True)
+                path.with_name(path.name + ".wal").unlink(missing_ok=True)
+
+    def baseline(self, path: Path) -> float:
+        with self._connection(self.work / "baseline.duckdb", remove=True) as con:
             start = time.perf_counter()
             con.execute(
                 "create table raw_baseline as select * from "
@@ -85,10 +118,17 @@ class DuckDBWarehouse(Warehouse):
             )
             con.close()  # checkpoints: the table is on disk, as after a load
             return time.perf_counter() - start
-        finally:
-            con.close()
-            baseline_file.unlink(missing_ok=True)
-            baseline_file.with_name(baseline_file.name + ".wal").unlink(missing_ok=True)
+
+    @contextlib.contextmanager
+    def _session(self, path: Path, *, remove: bool) -> Iterator[Session]:
+        with self._connection(path, remove=remove) as con:
+            yield Session(con, con.commit, lambda: con.begin(), "?", "json")
+
+    def session(self) -> contextlib.AbstractContextManager[Session]:
+        return self._session(Path(self.output["path"]), remove=False)
+
+    def scratch(self) -> contextlib.AbstractContextManager[Session]:
+        return self._session(self.work / "scratch.duckdb", remove=True)
 
     def close(self) -> None:
         """Nothing to do: the file goes with the bench's temporary directory."""
@@ -145,6 +185,33 @@ class PostgresWarehouse(Warehouse):
                 return seconds
         finally:
             con.close()
+
+    @contextlib.contextmanager
+    def _session(self, schema: str | None) -> Iterator[Session]:
+        import psycopg2
+
+        con = connect_postgres(self.target, application_name=PROG)
+        try:
+            cur = con.cursor()
+            if schema:
+                cur.execute(f"create schema {schema}")
+                cur.execute(f"set search_path to {schema}")
+                con.commit()
+            yield Session(cur, con.commit, lambda: None, "%s", "jsonb")
+            if schema:
+                con.rollback()
+                cur.execute(f"drop schema {schema} cascade")
+                con.commit()
+        except psycopg2.Error as exc:
+            raise TerminalError(f"{self.target.describe()}: {one_line(exc)}") from None
+        finally:
+            con.close()
+
+    def session(self) -> contextlib.AbstractContextManager[Session]:
+        return self._session(None)
+
+    def scratch(self) -> contextlib.AbstractContextManager[Session]:
+        return self._session(SCRATCH_SCHEMA)
 
     def close(self) -> None:
         with self._admin() as cur:
