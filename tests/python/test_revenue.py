@@ -548,8 +548,6 @@ def test_revenue_marts(warehouse_profile: ProfileRef, events_file: Path, tmp_pat
         "--select",
         *REVENUE_MODELS,
         QUEUE,
-        "--indirect-selection",
-        "buildable",
         work_dir=tmp_path,
         dbt_vars=E2E_VARS,
     )

@@ -27,12 +27,8 @@ from crm_funnel.warehouse.connections import one_line
 DELTA_SHARE = 0.01  # the incremental batch, as a share of the main file
 DELTA_DAYS = 30  # the incremental batch covers this many days after the main data
 CORE_REPORTS = ("rpt_funnel", "rpt_channel_effectiveness", "rpt_intent_by_source")
-# TODO(issue 16): drop --indirect-selection once plain --select builds on a fresh
-# warehouse (today the relationship tests to unselected seeds fail).
-CORE_SELECTION = (
-    *(f"+{report}" for report in CORE_REPORTS),
-    *("--indirect-selection", "buildable"),
-)
+# a plain selection, as a user would type it (dbt_project.yml sets indirect selection)
+CORE_SELECTION = tuple(f"+{report}" for report in CORE_REPORTS)
 # Each step -> the seed-style step that does the same job: loads against its row-by-row
 # load, builds against its three views, end to end against its end to end.
 RATIO_TO_SEED = {
