@@ -23,12 +23,9 @@ errors`` always holds.
 
 Memory does not grow with the file size: files are read in chunks, the CSV files are on
 disk, and de-duplication happens in the database (two anti-joins: against ``raw.events``
-and against the first occurrence of a key the load repeats; DuckDB keeps no index of
-raw.events in memory). The anti-join against raw.events holds that table's keys in
-memory, so a load into a large DuckDB warehouse uses more (no fixed cap: a cap of 128 MB
-made a load into a 10M-event warehouse fail). Each NDJSON line is parsed once, by orjson
-where a cheap guard proves the result is the strict decoder's (``formats.fast_decode``),
-else strictly.
+and against the first occurrence of a key the load repeats; DuckDB works under a memory
+limit and spills beyond it). Each NDJSON line is parsed once, by orjson where a cheap
+guard proves the result is the strict decoder's (``formats.fast_decode``), else strictly.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from crm_funnel.warehouse.profile import DuckDBTarget
 
 # What DuckDB may hold in memory for a load before it spills to ``<database>.tmp``: the
 # loader's peak RSS stays under 300 MB for any input size.
-LOADER_MEMORY_LIMIT = "1GB"
+LOADER_MEMORY_LIMIT = "128MB"
 
 
 class DuckDBBackend(Backend):
@@ -39,6 +39,7 @@ class DuckDBBackend(Backend):
         self.target = target
         self.con = connect_duckdb(target)
         try:
+            self.con.execute(f"set memory_limit = '{LOADER_MEMORY_LIMIT}'")
             self.con.execute("set preserve_insertion_order = false")
         except duckdb.Error as exc:
             self.close()
