@@ -48,12 +48,19 @@ class LoadInput:
             return None
 
 
+# Concurrent loads share the per-user root and the last one out removes it: creating a
+# directory in it is retried this many times when it vanishes in between.
+TEMP_ATTEMPTS = 10
+
+
 def _temp_root() -> Path:
     """``$TMPDIR/crm-funnel-<uid>`` (mode 0700), without the directories of dead loads."""
     root = Path(tempfile.gettempdir()) / f"crm-funnel-{os.getuid()}"
     try:
         root.mkdir(mode=0o700, exist_ok=True)
         info = root.lstat()
+    except FileNotFoundError:  # another load removed the empty root just then: retried
+        raise
     except OSError as exc:
         raise TerminalError(f"cannot create {root}: {exc.strerror or exc}; set TMPDIR") from None
     if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
@@ -83,12 +90,18 @@ def load_tempdir() -> Iterator[Path]:
     process is gone (they are named by process id). The per-user root goes when empty.
     """
     prefix = f"{TEMP_PREFIX}{os.getpid()}-"
-    try:
-        root = _temp_root()
-        tmp = tempfile.mkdtemp(prefix=prefix, dir=root)
-    except FileNotFoundError:  # another load removed the empty root just then
-        root = _temp_root()
-        tmp = tempfile.mkdtemp(prefix=prefix, dir=root)
+    for _ in range(TEMP_ATTEMPTS):
+        try:
+            root = _temp_root()
+            tmp = tempfile.mkdtemp(prefix=prefix, dir=root)
+            break
+        except FileNotFoundError:  # another load removed the empty root just then
+            continue
+    else:
+        raise TerminalError(
+            f"cannot create a directory in {tempfile.gettempdir()}: other loads kept "
+            "removing it; retry or set TMPDIR"
+        )
     try:
         yield Path(tmp)
     finally:
