@@ -128,24 +128,37 @@ class Backend:
             "order by finished_at limit 1"
         )
 
-    def _repeats_sql(self, source: str) -> str:
-        """The keys that ``source`` (a load's events) holds more than once, with the first
-        position of each: a temp table ``_funnel_repeats`` (small: usually empty)."""
-        return f"""create temp table _funnel_repeats as
-            select event_key, min(source_position) as first_position from {source}
-            group by event_key having count(*) > 1"""
+    SKIP_TABLES = ("_funnel_repeats", "_funnel_landed")
+
+    def _skips_sql(self, keys: str) -> list[str]:
+        """Two temp tables, both small, of the keys a load must not insert (``keys``: a
+        relation of the load's ``event_key`` and ``source_position``):
+        ``_funnel_repeats``, the keys the load holds more than once with the first
+        position of each (usually empty), and ``_funnel_landed``, the load's keys that
+        raw.events already holds. The join is driven by the load's keys, so its memory
+        follows the load, not the warehouse (an anti-join against raw.events would hash
+        every landed key)."""
+        return [
+            f"""create temp table _funnel_repeats as
+            select event_key, min(source_position) as first_position from {keys}
+            group by event_key having count(*) > 1""",
+            f"""create temp table _funnel_landed as
+            select event_key from {self.schema}.events
+            where event_key in (select event_key from {keys})""",
+        ]
 
     def _events_insert_sql(self, source: str, placeholder: str, legacy: str) -> str:
         """Insert the events of ``source`` whose key is not landed yet, the first occurrence
-        of a key the load repeats (after ``_repeats_sql``); the load's id, file and time
-        are the three parameters. No index is needed within the load: two anti-joins."""
+        of a key the load repeats (after ``_skips_sql``); the load's id, file and time
+        are the three parameters. No index is needed within the load: two anti-joins
+        against small tables."""
         s, p = self.schema, placeholder
         return f"""insert into {s}.events
                 (event_key, load_id, source_file, source_position, source_format, payload,
                  loaded_at)
             select b.event_key, {p}, {p}, b.source_position, b.source_format, b.payload, {p}
             from {source} as b
-            where not exists (select 1 from {s}.events as e where e.event_key = b.event_key)
+            where not exists (select 1 from _funnel_landed as l where l.event_key = b.event_key)
               and not exists (select 1 from _funnel_repeats as r
                               where r.event_key = b.event_key
                                 and r.first_position < b.source_position)

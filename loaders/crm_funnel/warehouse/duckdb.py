@@ -131,13 +131,19 @@ class DuckDBBackend(Backend):
         )
         path = str(batch.events_csv)
         legacy = self._legacy_keys_sql(lambda sql: con.execute(sql).fetchall())
-        # (created inside the load's transaction: a rollback removes it too)
-        con.execute(self._repeats_sql(events), [path])
+        # (created inside the load's transaction: a rollback removes them too)
+        con.execute(
+            f"create temp table _funnel_keys as select event_key, source_position from {events}",
+            [path],
+        )
+        for sql in self._skips_sql("_funnel_keys"):
+            con.execute(sql)
         inserted: int = con.execute(
             self._events_insert_sql(events, "?", legacy),
             [batch.load_id, batch.source_file, batch.started_at, path],
         ).fetchone()[0]
-        con.execute("drop table _funnel_repeats")
+        for table in ("_funnel_keys", *self.SKIP_TABLES):
+            con.execute(f"drop table {table}")
         return inserted
 
     def write(self, batch: Batch) -> tuple[str | None, int]:

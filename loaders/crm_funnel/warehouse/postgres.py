@@ -310,13 +310,15 @@ class PostgresBackend(Backend):
         # one insert of the new keys. A plain INSERT is safe (and faster than ON CONFLICT)
         # because the advisory lock serialises the loaders.
         cur.execute("analyze _funnel_events")
-        cur.execute(self._repeats_sql("_funnel_events"))
+        for sql in self._skips_sql("_funnel_events"):
+            cur.execute(sql)
         cur.execute(
             self._events_insert_sql("_funnel_events", "%s", legacy),
             [batch.load_id, batch.source_file, batch.started_at],
         )
         inserted = int(cur.rowcount)
-        cur.execute("drop table _funnel_repeats")
+        for table in self.SKIP_TABLES:
+            cur.execute(f"drop table {table}")
         return inserted
 
     def close(self) -> None:
