@@ -10,18 +10,26 @@
     {%- set iso_time = '[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]{1,9})?)?' -%}
     {%- set iso_zone = '([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)?' -%}
     {%- set shaped = 'coalesce(' ~ regex_matches(text, iso_date ~ '(' ~ iso_time ~ iso_zone ~ ')?$') ~ ', false)' -%}
-    {%- set zone = regex_replace(text, iso_date ~ '(' ~ iso_time ~ ')?', '') -%}
-    {%- set zone_digits = "replace(" ~ zone ~ ", ':', '')" -%}
+    {#- the zone's length, once the text is shaped: Z, or a sign (after the HH:MM that
+        ends at character 16) with HH, HHMM or HH:MM; read at fixed positions, not by a
+        regular expression per use (the expression repeats below) -#}
+    {%- set last = 'substring(' ~ text ~ ', length(' ~ text ~ ') - back, 1)' -%}
+    {%- set zone_length = "case when " ~ last | replace('back', '0') ~ " in ('Z', 'z') then 1"
+        ~ " when length(" ~ text ~ ") >= 22 and " ~ last | replace('back', '5') ~ " in ('+', '-') then 6"
+        ~ " when length(" ~ text ~ ") >= 21 and " ~ last | replace('back', '4') ~ " in ('+', '-') then 5"
+        ~ " when length(" ~ text ~ ") >= 19 and " ~ last | replace('back', '2') ~ " in ('+', '-') then 3"
+        ~ " else 0 end" -%}
+    {%- set zone_start = '(length(' ~ text ~ ') - (' ~ zone_length ~ ') + 1)' -%}
     {%- set year = 'cast(substring(' ~ text ~ ', 1, 4) as integer)' -%}
     {%- set month = 'cast(substring(' ~ text ~ ', 6, 2) as integer)' -%}
     {%- set day = 'cast(substring(' ~ text ~ ', 9, 2) as integer)' -%}
     {%- set hour = 'case when length(' ~ text ~ ') > 10 then cast(substring(' ~ text ~ ', 12, 2) as integer) else 0 end' -%}
     {%- set minute = 'case when length(' ~ text ~ ') > 10 then cast(substring(' ~ text ~ ', 15, 2) as integer) else 0 end' -%}
     {%- set second = "case when substring(" ~ text ~ ", 17, 1) = ':' then cast(substring(" ~ text ~ ", 18, 2) as integer) else 0 end" -%}
-    {%- set offset_hours = 'case when length(' ~ zone ~ ') > 1 then cast(substring(' ~ zone ~ ', 2, 2) as integer) else 0 end' -%}
-    {%- set offset_minutes = 'case when length(' ~ zone_digits ~ ') = 5 then cast(substring(' ~ zone_digits ~ ', 4, 2) as integer) else 0 end' -%}
-    {%- set offset_sign = "case when substring(" ~ zone ~ ", 1, 1) = '-' then -1 else 1 end" -%}
-    {%- set local_time = "cast(replace(replace(substring(substring(" ~ text ~ ", 1, length(" ~ text ~ ") - length(" ~ zone ~ ")), 1, 26), 'T', ' '), 't', ' ') as " ~ dbt.type_timestamp() ~ ")" -%}
+    {%- set offset_hours = 'case when (' ~ zone_length ~ ') > 1 then cast(substring(' ~ text ~ ', ' ~ zone_start ~ ' + 1, 2) as integer) else 0 end' -%}
+    {%- set offset_minutes = 'case when (' ~ zone_length ~ ') > 3 then cast(substring(' ~ text ~ ', length(' ~ text ~ ') - 1, 2) as integer) else 0 end' -%}
+    {%- set offset_sign = "case when substring(" ~ text ~ ", " ~ zone_start ~ ", 1) = '-' then -1 else 1 end" -%}
+    {%- set local_time = "cast(replace(replace(substring(substring(" ~ text ~ ", 1, " ~ zone_start ~ " - 1), 1, 26), 'T', ' '), 't', ' ') as " ~ dbt.type_timestamp() ~ ")" -%}
     {%- set utc = dbt.dateadd('minute', '-1 * (' ~ offset_sign ~ ') * ((' ~ offset_hours ~ ') * 60 + (' ~ offset_minutes ~ '))', local_time) %}
     case when {{ shaped }} then case
         when {{ year }} >= 1
