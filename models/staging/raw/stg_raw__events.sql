@@ -77,39 +77,26 @@
 
 with
 
-source as (
+{#- each format reads raw.events itself: a CTE read three times would be
+    materialised (payload and all) by PostgreSQL before any JSON is parsed -#}
+{%- for format, condition in [
+    ('native', "source_format not in ('resend', 'segment')"),
+    ('resend', "source_format = 'resend'"),
+    ('segment', "source_format = 'segment'"),
+] %}
+{{ format }}_source as (
 
     select {{ landed }}
     from {{ source('raw', 'events') }}
-    {%- if is_incremental() %}
-        where
-            loaded_at >= (select max(held.loaded_at) from {{ this }} as held)
-            and load_id not in (select distinct held.load_id from {{ this }} as held)
-    {%- endif %}
+    where
+        {{ condition }}
+        {%- if is_incremental() %}
+        and loaded_at >= (select max(held.loaded_at) from {{ this }} as held)
+        and load_id not in (select distinct held.load_id from {{ this }} as held)
+        {%- endif %}
 
 ),
-
-native_source as (
-
-    select * from source
-    where source_format not in ('resend', 'segment')
-
-),
-
-resend_source as (
-
-    select * from source
-    where source_format = 'resend'
-
-),
-
-segment_source as (
-
-    select * from source
-    where source_format = 'segment'
-
-),
-
+{% endfor %}
 native_fields as (
 
     {{ json_fields('native_source', 'payload', native_fields) }}
