@@ -45,6 +45,9 @@ final as (
         events.override_state,
         events.override_set_by,
         events.campaign_id,
+        {%- for column in queue_property_columns() %}
+        events.{{ column }},
+        {%- endfor %}
         events.properties,
         events.source_file,
 
