@@ -45,7 +45,7 @@ final as (
         events.override_state,
         events.override_set_by,
         events.campaign_id,
-        {%- for column in queue_property_columns() %}
+        {%- for column in interaction_columns() %}
         events.{{ column }},
         {%- endfor %}
         events.properties,

@@ -5,7 +5,10 @@
     manual_override must name one of the lifecycle_states; a queue action must
     name its queue_item_id (a snooze its until, an escalation its to); an
     interaction_logged must say its direction (inbound or outbound). Whether
-    a queue action's item exists is checked downstream (fct_quarantined_events). The channel and the
+    a queue action's item exists is checked downstream (fct_quarantined_events).
+    A valid queue action is not an activity of the contact (is_activity false:
+    resolving an item must not make its contact look active); int_queue_actions
+    reads it from here. The channel and the
     lead source are grouped here, once, through the channel_groups seed (a
     value it does not list keeps its lower-cased name), so every later model
     speaks the grouped names.
@@ -273,7 +276,11 @@ final as (
         coalesce(is_outbound_touch and interaction_direction is distinct from 'inbound', false)
             as is_outbound_touch,
         is_duplicate,
-        coalesce(not is_duplicate and rejection_reason is null, false) as is_activity,
+        {#- a queue action acts on the queue, not on the contact (int_queue_actions) -#}
+        coalesce(
+            not is_duplicate and rejection_reason is null and event_category != 'queue',
+            false
+        ) as is_activity,
 
         -- dates
         contract_end_date,

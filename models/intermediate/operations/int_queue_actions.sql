@@ -1,5 +1,6 @@
-{#- One row per queue action event (queue_item_resolved, queue_item_snoozed,
-    queue_item_escalated) at or before as_of: the item it names, who acted and
+{#- One row per valid, first-seen queue action event (queue_item_resolved,
+    queue_item_snoozed, queue_item_escalated) at or before as_of (they are not
+    activities of the contact, so they come from int_events_validated): the item it names, who acted and
     when, and what they said; is_latest marks each item's latest action (by
     action_at, then activity_id), the one that wins. The action is the event type without its
     `queue_item_` prefix. Whether the item exists is decided downstream
@@ -9,11 +10,13 @@
 
 with
 
-activities as (
+events as (
 
-    select * from {{ ref('int_activities_enriched') }}
+    select * from {{ ref('int_events_validated') }}
     where
         event_category = 'queue'
+        and not is_duplicate
+        and rejection_reason is null
         and event_at <= {{ as_of }}
 
 ),
@@ -22,7 +25,7 @@ final as (
 
     select
         -- ids
-        activity_id,
+        event_key as activity_id,
         queue_item_id,
         contact_id,
 
@@ -37,14 +40,14 @@ final as (
         -- booleans
         row_number() over (
             partition by queue_item_id
-            order by event_at desc, activity_id desc
+            order by event_at desc, event_key desc
         ) = 1 as is_latest,
 
         -- timestamps
         event_at as action_at,
         snoozed_until
 
-    from activities
+    from events
 
 )
 

@@ -1,8 +1,8 @@
 {#- One row per landed event that breaks a validation rule, with the reason and
     the original payload, so nothing is dropped silently. A queue action naming
     an item that was never detected (int_queue_items_assigned holds them all) is
-    listed too, with the reason 'unknown queue_item_id <id>': it stays in the
-    activity stream (it happened) but acts on nothing. -#}
+    listed too, with the reason 'unknown queue_item_id <id>': it acts on
+    nothing. -#}
 
 with
 
@@ -56,9 +56,7 @@ rejected as (
         on actions.activity_id = events.event_key
     left join queue_items
         on actions.queue_item_id = queue_items.queue_item_id
-    where
-        events.is_activity
-        and queue_items.queue_item_id is null
+    where queue_items.queue_item_id is null
 
 ),
 
