@@ -1,4 +1,4 @@
-"""The ``--sheets`` files: the contacts sheet, spend, campaigns (and the webhook files)."""
+"""The ``--sheets`` files: contacts sheet, spend, campaigns (and the webhook and queue files)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ import random
 from typing import Any
 
 from crm_funnel.devtools.generate.people import Companies, SheetContact
+from crm_funnel.devtools.generate.queue import QueueRecorder
 from crm_funnel.devtools.generate.vocabulary import (
     CHANNELS,
     FIRST_NAMES,
     LAST_NAMES,
     MALFORMED_EMAILS,
 )
-from crm_funnel.devtools.generate.queue import QueueRecorder
 from crm_funnel.devtools.generate.webhooks import resend_lines, segment_lines
 
 # What --sheets DIR writes besides the events (README, "Spreadsheet inputs"):
