@@ -53,7 +53,9 @@ rejected as (
         events.loaded_at
     from actions
     inner join events
-        on actions.activity_id = events.event_key
+        on
+            actions.activity_id = events.event_key
+            and not events.is_duplicate
     left join queue_items
         on actions.queue_item_id = queue_items.queue_item_id
     where queue_items.queue_item_id is null
