@@ -220,14 +220,18 @@ classified as (
                 event_type = 'interaction_logged'
                 and coalesce(interaction_direction not in ('inbound', 'outbound'), true)
                 then 'missing or invalid interaction direction'
-            {%- for column, values, property in [
-                ('interaction_channel', 'queue_interaction_channels', 'interaction_channel'),
-                ('action_outcome', 'queue_interaction_outcomes', 'outcome'),
-                ('initiated_by', 'queue_interaction_initiators', 'initiated_by'),
-            ] %}
-            when event_type = 'interaction_logged' and not {{ in_list(column, var(values)) }}
-                then 'invalid interaction {{ property }}'
-            {%- endfor %}
+            when
+                event_type = 'interaction_logged'
+                and not {{ in_list('interaction_channel', var('queue_interaction_channels')) }}
+                then 'invalid interaction interaction_channel'
+            when
+                event_type = 'interaction_logged'
+                and not {{ in_list('action_outcome', var('queue_interaction_outcomes')) }}
+                then 'invalid interaction outcome'
+            when
+                event_type = 'interaction_logged'
+                and not {{ in_list('initiated_by', var('queue_interaction_initiators')) }}
+                then 'invalid interaction initiated_by'
         end as rejection_reason
     from ranked
 

@@ -21,6 +21,19 @@ events as (
 
 ),
 
+named as (
+
+    select
+        *,
+        replace(event_type, 'queue_item_', '') as action_name,
+        row_number() over (
+            partition by queue_item_id
+            order by event_at desc, event_key desc
+        ) = 1 as is_latest_action
+    from events
+
+),
+
 final as (
 
     select
@@ -31,23 +44,20 @@ final as (
 
         -- strings
         email,
-        replace(event_type, 'queue_item_', '') as action,
+        action_name as action,  -- noqa: RF04
         action_by,
         action_outcome as outcome,
         escalated_to,
         action_reason as reason,
 
         -- booleans
-        row_number() over (
-            partition by queue_item_id
-            order by event_at desc, event_key desc
-        ) = 1 as is_latest,
+        is_latest_action as is_latest,
 
         -- timestamps
         event_at as action_at,
         snoozed_until
 
-    from events
+    from named
 
 )
 

@@ -128,26 +128,30 @@ kept as (
 
 ),
 
+latest_kept as (
+
+    select
+        contact_id,
+        orchestrator,
+        row_number() over (
+            partition by contact_id
+            order by detected_at desc, queue_item_id desc
+        ) as recency_rank
+    from kept
+
+),
+
 contact_owners as (
 
     {#- the sheet's owner, else the owner of the contact's latest kept open item -#}
     select
         contacts.contact_id,
-        coalesce(contacts.assigned_orchestrator, latest_kept.orchestrator) as owner
+        coalesce(contacts.assigned_orchestrator, latest_kept.orchestrator) as owner_name
     from contacts
-    left join (
-        select
-            contact_id,
-            orchestrator,
-            row_number() over (
-                partition by contact_id
-                order by detected_at desc, queue_item_id desc
-            ) as recency
-        from kept
-    ) as latest_kept
+    left join latest_kept
         on
             contacts.contact_id = latest_kept.contact_id
-            and latest_kept.recency = 1
+            and latest_kept.recency_rank = 1
 
 ),
 
@@ -164,11 +168,23 @@ to_assign as (
         on current_items.contact_id = contact_owners.contact_id
     left join orchestrators
         on
-            contact_owners.owner = orchestrators.orchestrator
+            contact_owners.owner_name = orchestrators.orchestrator
             and current_items.owner_department = orchestrators.department
     where
         current_items.is_open
         and kept.queue_item_id is null
+
+),
+
+owned as (
+
+    select orchestrator from kept
+
+    union all
+
+    select contact_owner as orchestrator
+    from to_assign
+    where contact_owner is not null
 
 ),
 
@@ -179,12 +195,7 @@ open_loads as (
         orchestrators.department,
         count(owned.orchestrator) as open_items
     from orchestrators
-    left join (
-        select orchestrator from kept
-        union all
-        select contact_owner as orchestrator from to_assign
-        where contact_owner is not null
-    ) as owned
+    left join owned
         on orchestrators.orchestrator = owned.orchestrator
     group by orchestrators.orchestrator, orchestrators.department
 
@@ -204,10 +215,10 @@ balanced_items as (
 
 ),
 
-{#- slot j of each member, j = 1 .. the department's items to deal (the items'
-    own ranks are the numbers, so no engine-specific series is needed) -#}
 slots as (
 
+    {#- slot j of each member, j = 1 .. the department's items to deal (the items'
+        own ranks are the numbers, so no engine-specific series is needed) -#}
     select
         open_loads.orchestrator,
         open_loads.department,
@@ -261,13 +272,13 @@ current_rows as (
         current_items.queue_type,
         current_items.owner_department,
         current_items.priority,
+        current_items.detected_at,
+        current_items.is_open,
         coalesce(kept.orchestrator, assigned.orchestrator, held.orchestrator) as orchestrator,
         coalesce(kept.assigned_by, assigned.assigned_by, held.assigned_by) as assigned_by,
-        current_items.detected_at,
         coalesce(kept.due_at, assigned.due_at, held.due_at) as due_at,
         coalesce(kept.assigned_at, assigned.assigned_at, held.assigned_at) as assigned_at,
-        case when not current_items.is_open then current_items.resolved_at end as closed_at,
-        current_items.is_open
+        case when not current_items.is_open then current_items.resolved_at end as closed_at
     from current_items
     left join kept
         on current_items.queue_item_id = kept.queue_item_id

@@ -290,16 +290,16 @@ eligible as (
 
 ),
 
-{#- Re-engagement arrives at most queue_reengagement_daily_cap items a day: in
-    (condition start, contact_id) order, candidate k takes slot
-    max(its start day * cap, slot of k-1 + 1), i.e. the running maximum of
-    (start day * cap - k) plus k, and becomes an item on day slot / cap
-    (whole days since min_event_date). A start before the lookback window
-    counts from the window's start, so an old backlog trickles in instead of
-    arriving at once; the days move with as_of together, so an item once
-    released stays released. -#}
 reengagement_days as (
 
+    {#- Re-engagement arrives at most queue_reengagement_daily_cap items a day: in
+        (condition start, contact_id) order, candidate k takes slot
+        max(its start day * cap, slot of k-1 + 1), i.e. the running maximum of
+        (start day * cap - k) plus k, and becomes an item on day slot / cap
+        (whole days since min_event_date). A start before the lookback window
+        counts from the window's start, so an old backlog trickles in instead of
+        arriving at once; the days move with as_of together, so an item once
+        released stays released. -#}
     select
         *,
         {{ dbt.datediff(
@@ -307,7 +307,9 @@ reengagement_days as (
             'case when detected_at < ' ~ lookback_start ~ ' then ' ~ lookback_start ~ ' else detected_at end',
             'day',
         ) }} as start_day,
-        row_number() over (order by condition_started_at, contact_id) - 1 as candidate_rank
+        row_number() over (
+            order by condition_started_at, contact_id
+        ) - 1 as candidate_rank
     from eligible
     where queue_type = 'reengagement'
 

@@ -38,7 +38,7 @@ detections as (
 
     select
         queue_item_id,
-        'detected' as action,
+        'detected' as action,  -- noqa: RF04
         detected_at as action_at,
         cast(null as {{ dbt.type_string() }}) as action_by,
         cast(null as {{ dbt.type_string() }}) as outcome,
@@ -72,7 +72,7 @@ cleared as (
 
     select
         items.queue_item_id,
-        'resolved' as action,
+        'resolved' as action,  -- noqa: RF04
         items.closed_at as action_at,
         cast(null as {{ dbt.type_string() }}) as action_by,
         'condition_cleared' as outcome,

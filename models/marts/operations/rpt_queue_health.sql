@@ -56,8 +56,9 @@ open_counts as (
         items.orchestrator,
         days.day_start,
         count(*) as open_items,
-        sum(case when items.due_at >= days.day_start and items.due_at < days.day_end then 1 else 0 end)
-            as due_today_items,
+        sum(
+            case when items.due_at >= days.day_start and items.due_at < days.day_end then 1 else 0 end
+        ) as due_today_items,
         sum(case when items.due_at < days.day_start then 1 else 0 end) as overdue_items
     from items
     inner join days
@@ -76,7 +77,10 @@ closes as (
         history.queue_item_id,
         coalesce(history.outcome, 'unspecified') as outcome,
         history.action_at as closed_at,
-        {{ dbt.datediff('items.detected_at', 'history.action_at', 'second') }} / 3600.0 as hours_to_close
+        cast(
+            {{ dbt.datediff('items.detected_at', 'history.action_at', 'second') }}
+            as {{ type_double() }}
+        ) / 3600 as hours_to_close
     from history
     inner join items
         on

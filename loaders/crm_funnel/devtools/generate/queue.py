@@ -73,7 +73,9 @@ class QueueRecorder:
             at = reply_at + dt.timedelta(hours=rng.randint(2, 48))
             if number not in seen or rng.random() >= REPLY_SHARE or at > self.end_limit:
                 continue
-            records = [("email_replied", reply_at, {})]
+            records: list[tuple[str, dt.datetime, dict[str, str]]] = [
+                ("email_replied", reply_at, {})
+            ]
             person = rng.choice(PEOPLE)
             roll = rng.random()
             if roll < SHARES[0]:
@@ -107,7 +109,7 @@ class QueueRecorder:
                 )
                 records.append((event_type, at, {"queue_item_id": item, **props, "by": person}))
             for index, (event_type, instant, props) in enumerate(records):
-                record = {
+                record: dict[str, Any] = {
                     "event_id": f"queue-{self.seed}-{number}-{index}",
                     "email": email,
                     "event_type": event_type,
