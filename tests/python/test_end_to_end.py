@@ -405,6 +405,40 @@ def edge_case_lines() -> list[bytes]:
         _edge(f"range@{domain}", "click", "2026-07-02T00:00:00.000001Z", event_id="edge-05"),
         _edge(f"range@{domain}", "download", "2026-08-16T12:00:00Z", event_id="edge-06"),
         _edge(f"range@{domain}", "view", "2026-08-16T14:00:00.000001+02:00", event_id="edge-07"),
+        # Queue actions and logged interactions: what each must say (an outbound
+        # interaction is a touch, an inbound one is not).
+        *(
+            _edge(
+                f"queue@{domain}",
+                event_type,
+                "2026-05-01T10:00:00Z",
+                event_id=key,
+                properties=props,
+            )
+            for key, event_type, props in (
+                ("edge-q1", "queue_item_resolved", {"outcome": "replied"}),
+                ("edge-q2", "queue_item_snoozed", {"queue_item_id": "x", "until": "monday"}),
+                ("edge-q3", "queue_item_escalated", {"queue_item_id": "x", "to": " "}),
+                ("edge-q4", "interaction_logged", {"direction": "sideways"}),
+                (
+                    "edge-q5",
+                    "interaction_logged",
+                    {"direction": "inbound", "interaction_channel": "fax"},
+                ),
+                ("edge-q6", "interaction_logged", {"direction": "outbound", "outcome": "maybe"}),
+                (
+                    "edge-q7",
+                    "interaction_logged",
+                    {"direction": "outbound", "initiated_by": "robot"},
+                ),
+                ("edge-q8", "interaction_logged", {"direction": "Inbound", "outcome": "replied"}),
+                (
+                    "edge-q9",
+                    "interaction_logged",
+                    {"direction": "outbound", "interaction_channel": "Call"},
+                ),
+            )
+        ),  # fmt: skip
         # Timestamp syntax and calendar.
         _edge(f"times@{domain}", "view", "2025-03-04 10:11:12Z", event_id="edge-10"),
         _edge(f"times@{domain}", "view", "2025-03-04T10:11+0530", event_id="edge-11"),
