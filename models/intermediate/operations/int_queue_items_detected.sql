@@ -297,9 +297,10 @@ reengagement_days as (
         max(its start day * cap, slot of k-1 + 1), i.e. the running maximum of
         (start day * cap - k) plus k, and becomes an item on day slot / cap
         (whole days since min_event_date). A start before the lookback window
-        counts from the window's start, so an old backlog trickles in instead of
-        arriving at once; the days move with as_of together, so an item once
-        released stays released. -#}
+        counts from the window's start, so of an old backlog at most
+        (queue_lookback_days + 1) x cap are items at a time (each one re-engaged
+        or out of Dormant makes room for the next); the days move with as_of
+        together, so an item once released stays released. -#}
     select
         *,
         {{ dbt.datediff(
