@@ -51,7 +51,8 @@ $(DEMO_SHEETS)/campaigns.csv: | $(STAMP)
 
 # A production build: dbt's unit tests check the SQL on fixed inputs and run in make test.
 warehouse: install $(DEMO_SHEETS)/campaigns.csv
-	$(BIN)/funnel-load $(DEMO_FILE) $(DEMO_SHEETS)/resend.ndjson $(DEMO_SHEETS)/segment.ndjson
+	$(BIN)/funnel-load $(DEMO_FILE) $(DEMO_SHEETS)/resend.ndjson $(DEMO_SHEETS)/segment.ndjson \
+		$(DEMO_SHEETS)/queue.ndjson
 	$(BIN)/funnel-load --kind contacts $(DEMO_SHEETS)/contacts.csv
 	$(BIN)/funnel-load --kind spend $(DEMO_SHEETS)/spend.csv
 	$(BIN)/funnel-load --kind campaigns $(DEMO_SHEETS)/campaigns.csv

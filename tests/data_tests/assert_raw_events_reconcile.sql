@@ -1,9 +1,12 @@
 {#- Nothing vanishes: every landed raw event of the loads this build saw is an
-    activity, a duplicate or quarantined, and the three add up to the raw row
-    count; and every load committed before the run started was seen. (A load that
+    activity, a duplicate, quarantined or a queue action, and they add up to the
+    raw row count; and every load committed before the run started was seen. (A load that
     commits while the build runs is picked up by the next build.) Returns a row
     when either fails. Contacts imported from the contacts sheet are events of
-    sheet loads, not of raw.events, and are left out of both sides. -#}
+    sheet loads, not of raw.events, and are left out of both sides. A valid
+    queue action is a fourth kind (it acts on the queue, not the contact); one
+    naming an unknown item is also listed in the quarantine mart and is
+    counted once, as a queue action. -#}
 
 with
 
@@ -42,7 +45,10 @@ unseen_events as (
 
 classified as (
 
-    select sum(case when is_duplicate then 1 else 0 end) as duplicate_count
+    select
+        sum(case when is_duplicate then 1 else 0 end) as duplicate_count,
+        sum(case when not is_duplicate and rejection_reason is null and event_category = 'queue' then 1 else 0 end)
+            as queue_action_count
     from validated
 
 ),
@@ -59,7 +65,10 @@ quarantined as (
 
     select count(*) as quarantined_count
     from {{ ref('fct_quarantined_events') }}
-    where load_id in (select seen_loads.load_id from seen_loads)
+    where
+        load_id in (select seen_loads.load_id from seen_loads)
+        -- an action on an unknown queue item is also a queue action
+        and rejection_reason not like 'unknown queue_item_id %'
 
 )
 
@@ -68,6 +77,7 @@ select
     unseen_events.unseen_count,
     activities.activity_count,
     classified.duplicate_count,
+    classified.queue_action_count,
     quarantined.quarantined_count
 from raw_events
 cross join unseen_events
@@ -78,3 +88,4 @@ where
     unseen_events.unseen_count > 0
     or raw_events.raw_count
     != activities.activity_count + coalesce(classified.duplicate_count, 0) + quarantined.quarantined_count
+    + coalesce(classified.queue_action_count, 0)

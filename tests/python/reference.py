@@ -26,6 +26,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
+import queue_reference
+
 WHITESPACE = " \t\r\n\f"
 REASONS = (
     "missing email",
@@ -36,6 +38,13 @@ REASONS = (
     "unparseable event_time",
     "event_time out of range",
     "invalid manual_override state",
+    "missing queue_item_id",
+    "missing or unparseable until",
+    "missing escalation to",
+    "missing or invalid interaction direction",
+    "invalid interaction interaction_channel",
+    "invalid interaction outcome",
+    "invalid interaction initiated_by",
 )
 # An opt-out event quarantined for one of these still opts the contact out (at its load time).
 TIMESTAMP_REASONS = ("missing event_time", "unparseable event_time", "event_time out of range")
@@ -65,6 +74,7 @@ class Seeds:
     stage_order: dict[str, int]
     nurture_track: dict[str, str]
     outbound_types: frozenset[str]
+    queue_action_types: frozenset[str]  # category queue: they act on the queue, not the contact
     # lifecycle_state -> (lifecycle_funnel or None, is_contactable)
     states: dict[str, tuple[str | None, bool]]
     signals: dict[str, frozenset[str]]  # signal -> event types
@@ -95,7 +105,8 @@ class Seeds:
             signals.setdefault(row["signal"], set()).add(row["event_type"])
         orchestrators: dict[str, list[str]] = {}
         for row in rows("orchestrators.csv"):
-            orchestrators.setdefault(row["department"], []).append(row["orchestrator"])
+            if is_true(row["is_active"]):
+                orchestrators.setdefault(row["department"], []).append(row["orchestrator"])
         return cls(
             canonical_types=frozenset(row["event_type"] for row in types),
             engagement_types=frozenset(
@@ -109,6 +120,9 @@ class Seeds:
             nurture_track={row["funnel_stage"]: row["nurture_track"] for row in stages},
             outbound_types=frozenset(
                 row["event_type"] for row in types if is_true(row["is_outbound_touch"])
+            ),
+            queue_action_types=frozenset(
+                row["event_type"] for row in types if row["category"] == "queue"
             ),
             channel_groups={
                 row["raw_channel"]: row["channel_group"] for row in rows("channel_groups.csv")
@@ -308,6 +322,40 @@ def canonical_event_type(obj: dict[str, Any], seeds: Seeds) -> str | None:
     return seeds.aliases.get(type_text)
 
 
+def queue_event_reason(
+    event_type: str, properties: Any, rules: dict[str, Any], seeds: Seeds
+) -> str | None:
+    """The quarantine reason of a queue action or a logged interaction, if any."""
+    props = properties if isinstance(properties, dict) else {}
+
+    def prop(name: str) -> str | None:
+        value = props.get(name)
+        text = value.strip(WHITESPACE) if isinstance(value, str) else None
+        return text or None
+
+    if event_type in seeds.queue_action_types and prop("queue_item_id") is None:
+        return "missing queue_item_id"
+    if event_type == "queue_item_snoozed" and (
+        prop("until") is None or parse_event_time(prop("until")) is None
+    ):
+        return "missing or unparseable until"
+    if event_type == "queue_item_escalated" and prop("to") is None:
+        return "missing escalation to"
+    if event_type != "interaction_logged":
+        return None
+    if (prop("direction") or "").lower() not in ("inbound", "outbound"):
+        return "missing or invalid interaction direction"
+    for name, allowed in (
+        ("interaction_channel", "queue_interaction_channels"),
+        ("outcome", "queue_interaction_outcomes"),
+        ("initiated_by", "queue_interaction_initiators"),
+    ):
+        value = prop(name)
+        if value is not None and value.lower() not in rules[allowed]:
+            return f"invalid interaction {name}"
+    return None
+
+
 def classify(
     obj: dict[str, Any], key: str, rules: dict[str, Any], seeds: Seeds, as_of: dt.datetime
 ) -> Activity | str:
@@ -336,6 +384,9 @@ def classify(
     typed = typed_properties(obj.get("properties"), rules, seeds)
     if event_type == "manual_override" and typed["override_state"] not in seeds.states:
         return "invalid manual_override state"
+    reason = queue_event_reason(event_type, obj.get("properties"), rules, seeds)
+    if reason is not None:
+        return reason
     channel = _text(obj.get("channel"))
     channel = channel.strip(WHITESPACE).lower() if channel is not None else ""
     return Activity(
@@ -634,7 +685,7 @@ def lifecycle_at(
     engagements = [a.event_at for a in past if a.event_type in seeds.engagement_types]
     spell = None
     if engagements:
-        touches = [a.event_at for a in past if a.event_type in seeds.outbound_types]
+        touches = [a.event_at for a in past if is_touch(a, seeds)]
         spell = dormant_spell(engagements[-1], touches, cut, rules)
         if cut < spell.start:
             spell = None
@@ -678,7 +729,7 @@ def lifecycle_moments(
     """(moment, is_virtual) in time order: event instants, spell starts and exhaustions."""
     real = {a.event_at for a in acts}
     engagements = sorted({a.event_at for a in acts if a.event_type in seeds.engagement_types})
-    touches = [a.event_at for a in acts if a.event_type in seeds.outbound_types]
+    touches = [a.event_at for a in acts if is_touch(a, seeds)]
     virtual = set()
     for index, engaged_at in enumerate(engagements):
         following = engagements[index + 1] if index + 1 < len(engagements) else None
@@ -728,7 +779,7 @@ def lifecycle(
         previous = now.state
     final = lifecycle_at(acts, max(as_of, acts[-1].event_at), rules, seeds, as_of)
     assert not transitions or transitions[-1]["to_state"] == final.state
-    touches = [a.event_at for a in acts if a.event_type in seeds.outbound_types]
+    touches = [a.event_at for a in acts if is_touch(a, seeds)]
     signals = [a.event_at for a in acts if seeds.has("signal", a.event_type)]
     funnel = seeds.states[final.state][0]
     fresh_signal = bool(signals) and signals[-1] >= as_of - int(rules["signal_fresh_days"]) * DAY
@@ -765,20 +816,23 @@ def queue_items(
     """The contact's orchestrator-queue items (before assignment)."""
     acts = sorted((a for a in activities if a.event_at <= as_of), key=lambda a: (a.event_at, a.key))
     lookback = as_of - int(rules["queue_lookback_days"]) * DAY
-    touches = [a.event_at for a in acts if a.event_type in seeds.outbound_types]
+    touches = [a.event_at for a in acts if is_touch(a, seeds)]
     state = contact["lifecycle_state"]
     detected: dict[str, dt.datetime] = {}
 
-    replies = [a.event_at for a in acts if seeds.has("reply", a.event_type)]
-    if replies and replies[-1] >= lookback and not any(t > replies[-1] for t in touches):
-        detected["reply_waiting"] = replies[-1]
-    complaints = [a.event_at for a in acts if seeds.has("complaint", a.event_type)]
-    if complaints and complaints[-1] >= lookback:
-        handled = any(
-            a.event_type == "manual_override" and a.event_at > complaints[-1] for a in acts
-        )
-        if not handled:
-            detected["complaint"] = complaints[-1]
+    # a reply (complaint) waits from the first one at or after the last touch (override)
+    overrides = [a.event_at for a in acts if a.event_type == "manual_override"]
+    for queue_type, signal, answers in (
+        ("reply_waiting", "reply", touches),
+        ("complaint", "complaint", overrides),
+    ):
+        waiting = [
+            a.event_at
+            for a in acts
+            if seeds.has(signal, a.event_type) and not any(t > a.event_at for t in answers)
+        ]
+        if waiting and waiting[-1] >= lookback:
+            detected[queue_type] = waiting[0]
     if state == "VIP":
         untouched = contact["last_outbound_touch_at"] or contact["lifecycle_state_since"]
         due = untouched + int(rules["queue_vip_untouched_days"]) * DAY
@@ -833,13 +887,17 @@ def queue_items(
         play = seeds.playbook[queue_type]
         items.append(
             {
+                "queue_item_id": queue_reference.item_id(
+                    contact["contact_id"], queue_type, rule_holds_at
+                ),
                 "contact_id": contact["contact_id"],
                 "email": contact["email"],
                 "queue_type": queue_type,
                 "priority": play["priority"],
                 "owner_department": play["owner_department"],
+                "started_at": rule_holds_at,
                 "detected_at": detected_at,
-                "due_at": detected_at + play["due_in_days"] * DAY,
+                "due_in_days": play["due_in_days"],
                 "lifecycle_state": state,
                 "funnel_stage": contact["funnel_stage"],
             }
@@ -847,21 +905,28 @@ def queue_items(
     return items
 
 
-def assign_orchestrators(items: list[dict[str, Any]], seeds: Seeds) -> None:
-    """Round-robin per department over (priority, due_at, contact_id, queue_type)."""
-    for department in {item["owner_department"] for item in items}:
-        names = seeds.orchestrators.get(department, [])
-        members = sorted(
-            (item for item in items if item["owner_department"] == department),
-            key=lambda item: (
-                item["priority"],
-                item["due_at"],
-                item["contact_id"],
-                item["queue_type"],
-            ),
-        )
-        for k, item in enumerate(members):
-            item["orchestrator"] = names[k % len(names)] if names else None
+def is_touch(activity: Activity, seeds: Seeds) -> bool:
+    """An outbound touch: its type is one, and it does not say it is inbound."""
+    props = activity.properties if isinstance(activity.properties, dict) else {}
+    direction = props.get("direction")
+    inbound = isinstance(direction, str) and direction.strip(WHITESPACE).lower() == "inbound"
+    return activity.event_type in seeds.outbound_types and not inbound
+
+
+def first_run_queue(
+    items: list[dict[str, Any]], rules: dict[str, Any], seeds: Seeds, as_of: dt.datetime
+) -> dict[str, dict[str, Any]]:
+    """rpt_orchestrator_queue of a first build, by item id (no actions, no sheet owners)."""
+    items = queue_reference.cap_reengagement(items, rules, as_of)
+    orchestrators = [
+        {"orchestrator": name, "department": dept, "is_active": True}
+        for dept, names in seeds.orchestrators.items()
+        for name in names
+    ]
+    state = queue_reference.assign(items, {}, orchestrators, {}, [], as_of)
+    rows = queue_reference.queue_rows(state, [], int(rules["queue_daily_capacity"]), as_of)
+    by_id = {item["queue_item_id"]: item for item in items}
+    return {key: {**by_id[key], **row} for key, row in rows.items()}
 
 
 def nurture_row(
@@ -972,9 +1037,12 @@ class Expected:
     transitions: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
     # (email, queue_type) -> queue item
     queue: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    # the queue items detected at as_of (before the re-engagement cap and assignment)
+    queue_detected: list[dict[str, Any]] = field(default_factory=list)
     nurture: dict[str, dict[str, Any]] = field(default_factory=dict)  # email -> row
     suppression: dict[str, dict[str, Any]] = field(default_factory=dict)  # email -> row
     sheet_imports: int = 0  # contact_imported activities (they are not raw events)
+    queue_actions: int = 0  # valid queue actions (not activities, not quarantined)
 
     @property
     def activities(self) -> int:
@@ -1078,6 +1146,9 @@ def compute(
                         (loaded_at[key], reason, "quarantined_event")
                     )
                 continue
+            if result.event_type in seeds.queue_action_types:
+                expected.queue_actions += 1  # acts on the queue, not on the contact
+                continue
             expected.activities_by_key[key] = result
             by_contact.setdefault(result.email, []).append(result)
     sheet_statuses = {str(status).lower() for status in rules["sheet_opt_out_statuses"] or []}
@@ -1111,8 +1182,9 @@ def compute(
         nurture = nurture_row(contact, rules, seeds, as_of)
         if nurture is not None:
             expected.nurture[contact["email"]] = nurture
-    assign_orchestrators(items, seeds)
-    expected.queue = {(item["email"], item["queue_type"]): item for item in items}
+    expected.queue_detected = items
+    queue = first_run_queue(items, rules, seeds, as_of)
+    expected.queue = {(item["email"], item["queue_type"]): item for item in queue.values()}
     expected.rpt_funnel = rpt_funnel(contacts, seeds)
     expected.rpt_channel_effectiveness = rpt_channel_effectiveness(contacts, seeds)
     expected.rpt_intent_by_source = rpt_intent_by_source(contacts)

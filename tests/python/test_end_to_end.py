@@ -27,6 +27,7 @@ import pytest
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import queue_reference  # noqa: E402
 import reference  # noqa: E402
 from conftest import REPO_ROOT, ProfileRef, run_dbt  # noqa: E402
 
@@ -404,6 +405,40 @@ def edge_case_lines() -> list[bytes]:
         _edge(f"range@{domain}", "click", "2026-07-02T00:00:00.000001Z", event_id="edge-05"),
         _edge(f"range@{domain}", "download", "2026-08-16T12:00:00Z", event_id="edge-06"),
         _edge(f"range@{domain}", "view", "2026-08-16T14:00:00.000001+02:00", event_id="edge-07"),
+        # Queue actions and logged interactions: what each must say (an outbound
+        # interaction is a touch, an inbound one is not).
+        *(
+            _edge(
+                f"queue@{domain}",
+                event_type,
+                "2026-05-01T10:00:00Z",
+                event_id=key,
+                properties=props,
+            )
+            for key, event_type, props in (
+                ("edge-q1", "queue_item_resolved", {"outcome": "replied"}),
+                ("edge-q2", "queue_item_snoozed", {"queue_item_id": "x", "until": "monday"}),
+                ("edge-q3", "queue_item_escalated", {"queue_item_id": "x", "to": " "}),
+                ("edge-q4", "interaction_logged", {"direction": "sideways"}),
+                (
+                    "edge-q5",
+                    "interaction_logged",
+                    {"direction": "inbound", "interaction_channel": "fax"},
+                ),
+                ("edge-q6", "interaction_logged", {"direction": "outbound", "outcome": "maybe"}),
+                (
+                    "edge-q7",
+                    "interaction_logged",
+                    {"direction": "outbound", "initiated_by": "robot"},
+                ),
+                ("edge-q8", "interaction_logged", {"direction": "Inbound", "outcome": "replied"}),
+                (
+                    "edge-q9",
+                    "interaction_logged",
+                    {"direction": "outbound", "interaction_channel": "Call"},
+                ),
+            )
+        ),  # fmt: skip
         # Timestamp syntax and calendar.
         _edge(f"times@{domain}", "view", "2025-03-04 10:11:12Z", event_id="edge-10"),
         _edge(f"times@{domain}", "view", "2025-03-04T10:11+0530", event_id="edge-11"),
@@ -792,7 +827,15 @@ TRANSITION_EXACT = (
     "is_manual_override",
     "set_by",
 )
-QUEUE_EXACT = ("priority", "owner_department", "detected_at", "due_at", "orchestrator")
+QUEUE_EXACT = (
+    "queue_item_id",
+    "priority",
+    "owner_department",
+    "detected_at",
+    "due_at",
+    "orchestrator",
+    "work_bucket",
+)
 NURTURE_EXACT = ("nurture_track", "cadence_days", "due_at", "days_overdue")
 SUPPRESSION_EXACT = (
     "contact_id",
@@ -1305,7 +1348,7 @@ def test_reference_lifecycle_rules() -> None:
     assert row["lifecycle_state"] == "Dormant" and row["lifecycle_funnel"] == "Re-engagement"
     (item,) = reference.queue_items(row, acts, rules, seeds, day(190.5))
     assert item["queue_type"] == "reengagement" and item["detected_at"] == day(190)
-    assert item["due_at"] == day(190 + seeds.playbook["reengagement"]["due_in_days"])
+    assert item["due_in_days"] == seeds.playbook["reengagement"]["due_in_days"]
     # Day 200: the touches of days 191 and 195 share window 0, one attempt (at day 191),
     # whose cooldown ends on day 205: nothing to do yet.
     row = reference.contact_row("a@b.co", acts, rules, seeds, day(200))
@@ -1329,26 +1372,30 @@ def test_reference_lifecycle_rules() -> None:
     (item,) = reference.queue_items(row, vip, rules, seeds, day(40))
     assert item["queue_type"] == "vip_untouched" and item["detected_at"] == day(34)
 
-    # Round-robin per department, in (priority, due_at, contact_id, queue_type) order:
-    # b/x (k=0), c/x (1), a/w (2), a/x (3); a department without orchestrators gets None.
-    keys = [(2, 1, "a", "x"), (1, 5, "b", "x"), (2, 1, "a", "w"), (2, 0, "c", "x")]
+    # Least open work first, in (priority, due_at, id) order, ties to the first name:
+    # i2 (priority 1), then i3 (due in 1 day), i1, i4; a department without
+    # orchestrators leaves its item unassigned.
+    keys = [("i1", 2, 2), ("i2", 1, 5), ("i3", 2, 1), ("i4", 2, 2)]
     items = [
         {
+            "queue_item_id": key,
+            "contact_id": key,
+            "queue_type": "x",
             "owner_department": dept,
             "priority": p,
-            "due_at": day(d),
-            "contact_id": c,
-            "queue_type": q,
+            "due_in_days": d,
+            "detected_at": day(1),
         }
-        for dept, (p, d, c, q) in [*(("Sales", key) for key in keys), ("Nobody", keys[0])]
+        for dept, (key, p, d) in [*(("Sales", k) for k in keys), ("Nobody", ("i5", 1, 1))]
     ]
-    reference.assign_orchestrators(items, seeds)
     sales = seeds.orchestrators["Sales"]
     assert sales == sorted(sales) and len(sales) == 3
-    assert [item["orchestrator"] for item in items] == [
+    people = [{"orchestrator": n, "department": "Sales", "is_active": True} for n in sales]
+    state = queue_reference.assign(items, {}, people, {}, [], day(2))
+    assert [state[key]["orchestrator"] for key in ("i2", "i3", "i1", "i4", "i5")] == [
         sales[0],
-        sales[0],
-        sales[2],
         sales[1],
+        sales[2],
+        sales[0],
         None,
     ]

@@ -22,6 +22,19 @@ AS_OF_1 = "2026-05-31T00:00:00Z"
 AS_OF_2 = "2026-06-30T00:00:00Z"
 # columns that name a load or a run, not the data
 RUN_COLUMNS = {"load_id", "loaded_at", "validated_at", "refreshed_at", "refreshed_as_of"}
+# The queue's owners are state (int_queue_items_assigned, full_refresh: false): a warehouse
+# built twice keeps the first run's owners and due dates, and records the items that
+# closed in between, where one built once deals everything out at once. So these columns
+# depend on the run history by design, and the history and health marts are left out
+# (tests/python/test_queue.py checks them run by run against a reference).
+STATE_COLUMNS = {
+    "rpt_orchestrator_queue": {
+        "orchestrator", "assigned_by", "assigned_at", "due_at", "work_bucket",
+        "orchestrator_load_rank",
+    },
+    "rpt_contact_360": {"owner", "next_action", "next_action_due_at", "open_queue_item_ids"},
+}  # fmt: skip
+STATE_TABLES = {"fct_queue_item_history", "rpt_queue_health"}
 MARTS = "marts"
 
 
@@ -64,7 +77,7 @@ def mart_tables(ref: ProfileRef) -> list[str]:
         "select table_name from information_schema.tables"
         f" where table_schema = '{MARTS}' and table_type in ('BASE TABLE', 'TABLE')",
     )
-    return sorted(row[0] for row in rows)
+    return sorted(row[0] for row in rows if row[0] not in STATE_TABLES)
 
 
 def _plain(value: Any) -> Any:
@@ -83,7 +96,7 @@ def contents(ref: ProfileRef, table: str) -> list[tuple[Any, ...]]:
             "select column_name from information_schema.columns"
             f" where table_schema = '{MARTS}' and table_name = '{table}' order by column_name",
         )
-        if row[0] not in RUN_COLUMNS
+        if row[0] not in RUN_COLUMNS | STATE_COLUMNS.get(table, set())
     ]
     rows = fetch(ref, f"select {', '.join(columns)} from {MARTS}.{table}")
     return sorted((tuple(_plain(v) for v in row) for row in rows), key=repr)

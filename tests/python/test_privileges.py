@@ -46,6 +46,7 @@ AGGREGATE_MARTS = (
     "rpt_stage_velocity",
     "rpt_funnel_over_time",
     "rpt_pipeline_forecast",
+    "rpt_queue_health",
 )
 CONTACT_MARTS = (
     "dim_contacts",
@@ -57,6 +58,7 @@ CONTACT_MARTS = (
     "rpt_active_clients",
     "rpt_renewals_due",
     "rpt_orchestrator_queue",
+    "fct_queue_item_history",
     "rpt_nurture_lists",
     "rpt_suppression_list",
     "rpt_contact_360",

@@ -6,7 +6,8 @@ Spark's DataFrame writer, as parquet tables), and ``dbt build`` of every seed an
 data, and run on DuckDB and PostgreSQL in the other tests) runs on
 the ``spark`` target of profiles.yml.example itself. The same events are then built on
 DuckDB, and the marts must agree: the funnel report, the lifecycle state counts, the
-number of lifecycle transitions and the contact 360's ordered lists.
+number of lifecycle transitions, the contact 360's ordered lists and the queue (its stable
+item ids, owners and buckets).
 
 Needs Java 17 (``java`` on PATH or JAVA_HOME) and pyspark (the ``spark`` extra).
 """
@@ -58,6 +59,10 @@ CHECKS = {
     " from marts.rpt_funnel_over_time",
     "cohorts": "select cohort_month, months_since_signup, funnel_stage, contacts_reached"
     " from marts.rpt_cohorts",
+    "queue": "select queue_item_id, queue_type, orchestrator, assigned_by, work_bucket"
+    " from marts.rpt_orchestrator_queue",
+    "queue_health": "select orchestrator, sum(open_items), sum(due_today_items),"
+    " sum(overdue_items), sum(resolved_items) from marts.rpt_queue_health group by orchestrator",
 }
 
 # Run in a separate process after dbt has finished (the Derby metastore is single-user).

@@ -49,6 +49,20 @@ group by priority, queue_type, owner_department
 order by priority, items desc, queue_type
 """
 
+QUEUE_PEOPLE_SQL = """
+select owner_department, coalesce(orchestrator, '(unassigned)') as orchestrator,
+    count(*) as items,
+    sum(case when work_bucket = 'today' then 1 else 0 end) as today,
+    sum(case when work_bucket = 'backlog' then 1 else 0 end) as backlog,
+    sum(case when work_bucket = 'snoozed' then 1 else 0 end) as snoozed,
+    sum(case when work_bucket = 'escalated' then 1 else 0 end) as escalated,
+    sum(case when due_at < state_as_of then 1 else 0 end) as overdue
+from {schema}.rpt_orchestrator_queue
+cross join (select max(state_as_of) as state_as_of from {schema}.dim_contacts) as build
+group by owner_department, coalesce(orchestrator, '(unassigned)')
+order by owner_department, orchestrator
+"""
+
 CAMPAIGN_SQL = """
 select campaign_id, campaign_name, sent_contacts, open_rate, click_rate, reply_rate,
     bounce_rate, meeting_conversions
@@ -173,6 +187,7 @@ def render(fetch: Any, schema: str = "marts") -> str:
         for state, funnel, contacts, share in fetch(LIFECYCLE_SQL.format(schema=schema))
     ]
     queue = fetch(QUEUE_SQL.format(schema=schema))
+    queue_people = fetch(QUEUE_PEOPLE_SQL.format(schema=schema))
     campaigns = [
         [campaign_id, name or "-", sent, *(_percent(rate) for rate in rates), meetings]
         for campaign_id, name, sent, *rates, meetings in fetch(CAMPAIGN_SQL.format(schema=schema))
@@ -213,6 +228,20 @@ def render(fetch: Any, schema: str = "marts") -> str:
                 ["priority", "queue_type", "department", "items", "overdue"],
                 queue,
             ),
+            format_table(
+                "Orchestrator queue per person (today: up to queue_daily_capacity)",
+                [
+                    "department",
+                    "orchestrator",
+                    "items",
+                    "today",
+                    "backlog",
+                    "snoozed",
+                    "escalated",
+                    "overdue",
+                ],
+                queue_people,
+            ),  # fmt: skip
             format_table(
                 "Campaigns (top 10 by contacts sent to)",
                 ["campaign", "name", "sent", "open", "click", "reply", "bounce", "meetings"],

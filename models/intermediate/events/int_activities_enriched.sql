@@ -45,6 +45,12 @@ final as (
         events.override_state,
         events.override_set_by,
         events.campaign_id,
+        events.action_outcome,
+        events.action_by,
+        events.interaction_direction,
+        events.interaction_channel,
+        events.initiated_by,
+        events.interaction_summary,
         events.properties,
         events.source_file,
 

@@ -2,7 +2,13 @@
     sheet (int_sheet_contacts_imported), classified: its canonical event type (through the
     vocabulary and alias seeds), whether it repeats an earlier event key, and
     the first rule it breaks (null when it is a valid activity). A
-    manual_override must name one of the lifecycle_states. The channel and the
+    manual_override must name one of the lifecycle_states; a queue action must
+    name its queue_item_id (a snooze its until, an escalation its to); an
+    interaction_logged must say its direction (inbound or outbound). Whether
+    a queue action's item exists is checked downstream (fct_quarantined_events).
+    A valid queue action is not an activity of the contact (is_activity false:
+    resolving an item must not make its contact look active); int_queue_actions
+    reads it from here. The channel and the
     lead source are grouped here, once, through the channel_groups seed (a
     value it does not list keeps its lower-cased name), so every later model
     speaks the grouped names.
@@ -24,7 +30,7 @@
     'override_state', 'override_set_by', 'campaign_id', 'payload', 'source_file',
     'source_format', 'source_position', 'amount', 'sequence_step', 'contract_end_date',
     'event_at', 'scheduled_at', 'loaded_at',
-] -%}
+] + queue_property_columns() -%}
 
 with
 
@@ -204,6 +210,28 @@ classified as (
                 then 'event_time out of range'
             when event_type = 'manual_override' and not is_override_state_known
                 then 'invalid manual_override state'
+            when event_category = 'queue' and queue_item_id is null
+                then 'missing queue_item_id'
+            when event_type = 'queue_item_snoozed' and snoozed_until is null
+                then 'missing or unparseable until'
+            when event_type = 'queue_item_escalated' and escalated_to is null
+                then 'missing escalation to'
+            when
+                event_type = 'interaction_logged'
+                and coalesce(interaction_direction not in ('inbound', 'outbound'), true)
+                then 'missing or invalid interaction direction'
+            when
+                event_type = 'interaction_logged'
+                and not {{ in_list('interaction_channel', var('queue_interaction_channels')) }}
+                then 'invalid interaction interaction_channel'
+            when
+                event_type = 'interaction_logged'
+                and not {{ in_list('action_outcome', var('queue_interaction_outcomes')) }}
+                then 'invalid interaction outcome'
+            when
+                event_type = 'interaction_logged'
+                and not {{ in_list('initiated_by', var('queue_interaction_initiators')) }}
+                then 'invalid interaction initiated_by'
         end as rejection_reason
     from ranked
 
@@ -233,6 +261,7 @@ final as (
         case when event_type = 'manual_override' then override_state end as override_state,
         case when event_type = 'manual_override' then override_set_by end as override_set_by,
         campaign_id,
+        {{ queue_property_columns() | join(',\n        ') }},
         rejection_reason,
         event_type_input,
         event_time_text,
@@ -247,9 +276,15 @@ final as (
 
         -- booleans
         coalesce(is_engagement, false) as is_engagement,
-        coalesce(is_outbound_touch, false) as is_outbound_touch,
+        {#- an event that says it is inbound (an interaction) is never a touch -#}
+        coalesce(is_outbound_touch and interaction_direction is distinct from 'inbound', false)
+            as is_outbound_touch,
         is_duplicate,
-        coalesce(not is_duplicate and rejection_reason is null, false) as is_activity,
+        {#- a queue action acts on the queue, not on the contact (int_queue_actions) -#}
+        coalesce(
+            not is_duplicate and rejection_reason is null and event_category != 'queue',
+            false
+        ) as is_activity,
 
         -- dates
         contract_end_date,

@@ -37,6 +37,15 @@ final as (
         cast(null as {{ dbt.type_string() }}) as override_state,
         cast(null as {{ dbt.type_string() }}) as override_set_by,
         cast(null as {{ dbt.type_string() }}) as campaign_id,
+        cast(null as {{ dbt.type_string() }}) as queue_item_id,
+        cast(null as {{ dbt.type_string() }}) as escalated_to,
+        cast(null as {{ dbt.type_string() }}) as action_reason,
+        cast(null as {{ dbt.type_string() }}) as action_outcome,
+        cast(null as {{ dbt.type_string() }}) as action_by,
+        cast(null as {{ dbt.type_string() }}) as interaction_direction,
+        cast(null as {{ dbt.type_string() }}) as interaction_channel,
+        cast(null as {{ dbt.type_string() }}) as initiated_by,
+        cast(null as {{ dbt.type_string() }}) as interaction_summary,
         payload,
         source_file,
         'sheet:contacts' as source_format,
@@ -52,6 +61,7 @@ final as (
         -- timestamps
         coalesce(added_at, loaded_at) as event_at,
         cast(null as {{ dbt.type_timestamp() }}) as scheduled_at,
+        cast(null as {{ dbt.type_timestamp() }}) as snoozed_until,
         loaded_at
 
     from sheet_contacts

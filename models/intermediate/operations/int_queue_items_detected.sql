@@ -12,6 +12,12 @@
 
 {%- set as_of = as_of_timestamp() -%}
 {%- set lookback_start = dbt.dateadd('day', -1 * var('queue_lookback_days'), as_of) -%}
+{%- set reengagement_cap = var('queue_reengagement_daily_cap') -%}
+{%- set eligible_columns = [
+    'contact_id', 'queue_type', 'condition_started_at', 'detected_at', 'email', 'lifecycle_state',
+    'funnel_stage', 'title', 'recommended_action', 'owner_department', 'priority', 'due_in_days',
+    'sends_marketing',
+] -%}
 
 with
 
@@ -59,17 +65,6 @@ signal_activities as (
 
 ),
 
-latest_signals as (
-
-    select
-        contact_id,
-        max(case when signal = 'reply' then event_at end) as last_reply_at,
-        max(case when signal = 'complaint' then event_at end) as last_complaint_at
-    from signal_activities
-    group by contact_id
-
-),
-
 latest_actions as (
 
     select
@@ -96,25 +91,37 @@ latest_onboarding as (
 
 ),
 
+waiting_signals as (
+
+    {#- a reply no outbound touch answered, a complaint no manual_override: the
+        condition starts at the first such signal at or after the last answer -#}
+    select
+        signal_activities.contact_id,
+        signal_activities.signal,
+        min(signal_activities.event_at) as first_waiting_at,
+        max(signal_activities.event_at) as last_waiting_at
+    from signal_activities
+    left join latest_actions
+        on signal_activities.contact_id = latest_actions.contact_id
+    where
+        (signal_activities.signal = 'reply' and coalesce(
+            latest_actions.last_touch_at <= signal_activities.event_at, true
+        ))
+        or (signal_activities.signal = 'complaint' and coalesce(
+            latest_actions.last_override_at <= signal_activities.event_at, true
+        ))
+    group by signal_activities.contact_id, signal_activities.signal
+
+),
+
 unanswered as (
 
-    {#- a reply no outbound touch answered since, a complaint no manual_override -#}
-    {%- for queue_type, signal_at, answer_at in [
-        ('reply_waiting', 'last_reply_at', 'last_touch_at'),
-        ('complaint', 'last_complaint_at', 'last_override_at'),
-    ] %}
-        select
-            latest_signals.contact_id,
-            '{{ queue_type }}' as queue_type,
-            latest_signals.{{ signal_at }} as detected_at
-        from latest_signals
-        left join latest_actions
-            on latest_signals.contact_id = latest_actions.contact_id
-        where
-            latest_signals.{{ signal_at }} >= {{ lookback_start }}
-            and coalesce(latest_actions.{{ answer_at }} <= latest_signals.{{ signal_at }}, true)
-        {% if not loop.last %}union all{% endif %}
-    {%- endfor %}
+    select
+        contact_id,
+        case when signal = 'reply' then 'reply_waiting' else 'complaint' end as queue_type,
+        first_waiting_at as detected_at
+    from waiting_signals
+    where last_waiting_at >= {{ lookback_start }}
 
 ),
 
@@ -254,43 +261,23 @@ detected as (
 
 ),
 
-detected_by_as_of as (
+eligible as (
 
     select
-        contact_id,
-        queue_type,
-        case when detected_at > {{ as_of }} then {{ as_of }} else detected_at end as detected_at
-    from detected
-
-),
-
-final as (
-
-    select
-        -- ids
-        {{ surrogate_key(['detected.contact_id', 'detected.queue_type']) }} as queue_item_id,
         detected.contact_id,
-
-        -- strings
-        contacts.email,
         detected.queue_type,
+        detected.detected_at as condition_started_at,
+        case when detected.detected_at > {{ as_of }} then {{ as_of }} else detected.detected_at end as detected_at,
+        contacts.email,
+        contacts.lifecycle_state,
+        contacts.funnel_stage,
         queue_playbook.title,
         queue_playbook.recommended_action,
         queue_playbook.owner_department,
-        contacts.lifecycle_state,
-        contacts.funnel_stage,
-
-        -- numerics
         queue_playbook.priority,
-
-        -- booleans
-        queue_playbook.sends_marketing,
-
-        -- timestamps
-        detected.detected_at,
-        {{ dbt.dateadd('day', 'queue_playbook.due_in_days', 'detected.detected_at') }} as due_at
-
-    from detected_by_as_of as detected
+        queue_playbook.due_in_days,
+        queue_playbook.sends_marketing
+    from detected
     inner join contacts
         on detected.contact_id = contacts.contact_id
     inner join lifecycle_states
@@ -300,6 +287,93 @@ final as (
     where
         (lifecycle_states.is_contactable or detected.queue_type = 'complaint')
         and not coalesce(queue_playbook.sends_marketing and contacts.suppression_reason is not null, false)
+
+),
+
+reengagement_days as (
+
+    {#- Re-engagement arrives at most queue_reengagement_daily_cap items a day: in
+        (condition start, contact_id) order, candidate k takes slot
+        max(its start day * cap, slot of k-1 + 1), i.e. the running maximum of
+        (start day * cap - k) plus k, and becomes an item on day slot / cap
+        (whole days since min_event_date). A start before the lookback window
+        counts from the window's start, so of an old backlog at most
+        (queue_lookback_days + 1) x cap are items at a time (each one re-engaged
+        or out of Dormant makes room for the next); the days move with as_of
+        together, so an item once released stays released. -#}
+    select
+        *,
+        {{ dbt.datediff(
+            "cast('" ~ var('min_event_date') ~ "' as " ~ dbt.type_timestamp() ~ ")",
+            'case when detected_at < ' ~ lookback_start ~ ' then ' ~ lookback_start ~ ' else detected_at end',
+            'day',
+        ) }} as start_day,
+        row_number() over (
+            order by condition_started_at, contact_id
+        ) - 1 as candidate_rank
+    from eligible
+    where queue_type = 'reengagement'
+
+),
+
+reengagement_slots as (
+
+    select
+        *,
+        max(start_day * {{ reengagement_cap }} - candidate_rank) over (
+            order by candidate_rank
+            rows between unbounded preceding and current row
+        ) + candidate_rank as release_slot
+    from reengagement_days
+
+),
+
+released as (
+
+    select * from eligible
+    where queue_type != 'reengagement'
+
+    union all
+
+    select {{ eligible_columns | join(', ') }}
+    from reengagement_slots
+    where
+        floor(release_slot / {{ reengagement_cap }})
+        <= {{ dbt.datediff(
+            "cast('" ~ var('min_event_date') ~ "' as " ~ dbt.type_timestamp() ~ ")",
+            as_of,
+            'day',
+        ) }}
+
+),
+
+final as (
+
+    select
+        -- ids
+        {{ surrogate_key(['contact_id', 'queue_type', 'condition_started_at']) }} as queue_item_id,
+        contact_id,
+
+        -- strings
+        email,
+        queue_type,
+        title,
+        recommended_action,
+        owner_department,
+        lifecycle_state,
+        funnel_stage,
+
+        -- numerics
+        priority,
+        due_in_days,
+
+        -- booleans
+        sends_marketing,
+
+        -- timestamps
+        detected_at
+
+    from released
 
 )
 

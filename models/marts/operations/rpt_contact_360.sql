@@ -126,13 +126,20 @@ ranked_queue_items as (
 
     select
         contact_id,
+        queue_item_id,
         recommended_action,
         orchestrator,
+        priority,
         due_at,
+        queue_type,
         row_number() over (
             partition by contact_id
             order by priority, due_at, queue_type
         ) as action_rank,
+        row_number() over (
+            partition by contact_id
+            order by detected_at desc, queue_item_id desc
+        ) as recency_rank,
         count(*) over (partition by contact_id) as open_queue_items
     from queue
 
@@ -142,6 +149,63 @@ next_actions as (
 
     select * from ranked_queue_items
     where action_rank = 1
+
+),
+
+latest_item_owners as (
+
+    select
+        contact_id,
+        orchestrator
+    from ranked_queue_items
+    where recency_rank = 1
+
+),
+
+open_item_lists as (
+
+    select
+        contact_id,
+        {{ dbt.listagg('queue_item_id', "', '", 'order by priority, due_at, queue_type') }}
+            as open_queue_item_ids
+    from ranked_queue_items
+    group by contact_id
+
+),
+
+ranked_logged_interactions as (
+
+    select
+        contact_id,
+        activity_id,
+        event_at,
+        {{ dbt.concat([
+            'substring(cast(event_at as ' ~ dbt.type_string() ~ '), 1, 16)',
+            "' '",
+            "coalesce(interaction_direction, '?')",
+            "' '",
+            "coalesce(interaction_channel, '?')",
+            "': '",
+            "coalesce(action_outcome, '?')",
+        ]) }} as interaction,
+        row_number() over (
+            partition by contact_id
+            order by event_at desc, activity_id desc
+        ) as recency_rank
+    from activities
+    where event_type = 'interaction_logged'
+
+),
+
+logged_interaction_summaries as (
+
+    select
+        contact_id,
+        {{ dbt.listagg('interaction', "' | '", 'order by event_at desc, activity_id desc') }}
+            as last_logged_interactions
+    from ranked_logged_interactions
+    where recency_rank <= {{ var('contact_360_interactions') }}
+    group by contact_id
 
 ),
 
@@ -165,7 +229,9 @@ final as (
         interaction_summaries.last_interactions,
         campaign_summaries.campaigns,
         next_actions.recommended_action as next_action,
-        next_actions.orchestrator as owner,  -- noqa: RF04
+        coalesce(contacts.assigned_orchestrator, latest_item_owners.orchestrator) as owner,  -- noqa: RF04
+        open_item_lists.open_queue_item_ids,
+        logged_interaction_summaries.last_logged_interactions,
 
         -- numerics
         contacts.stage_order,
@@ -210,6 +276,12 @@ final as (
         on contacts.contact_id = purchase_summaries.contact_id
     left join next_actions
         on contacts.contact_id = next_actions.contact_id
+    left join latest_item_owners
+        on contacts.contact_id = latest_item_owners.contact_id
+    left join open_item_lists
+        on contacts.contact_id = open_item_lists.contact_id
+    left join logged_interaction_summaries
+        on contacts.contact_id = logged_interaction_summaries.contact_id
 
 )
 

@@ -1,60 +1,83 @@
-{#- The orchestrator queue, rebuilt each run: one row per open item (contact
-    and queue type) with its playbook entry and the orchestrator it is
-    assigned to. Within each owning department, items ordered by (priority,
-    due_at, contact_id, queue_type) go round-robin to the department's
-    orchestrators in name order, so loads differ by at most one item. -#}
+{#- The orchestrator queue: one row per open item (int_queue_items_assigned:
+    detected, not resolved), with its playbook entry, its owner and its work
+    bucket. The latest action wins: an item snoozed until after as_of is
+    `snoozed`, an escalated one `escalated` (its manager in escalated_to); a
+    snooze that has ended returns the item to the owner's list. Each
+    orchestrator's list (the rest), ordered by (priority, due_at,
+    queue_item_id), fills `today` up to the var queue_daily_capacity and
+    spills into `backlog`; an unassigned item (its department has no active
+    orchestrator) is backlog. -#}
+
+{%- set as_of = as_of_timestamp() -%}
 
 with
 
-queue_items as (
+items as (
+
+    select * from {{ ref('int_queue_items_assigned') }}
+    where is_open
+
+),
+
+detected as (
 
     select * from {{ ref('int_queue_items_detected') }}
 
 ),
 
-orchestrators as (
+latest_actions as (
 
-    select * from {{ ref('orchestrators') }}
+    select * from {{ ref('int_queue_actions') }}
+    where is_latest
 
 ),
 
-numbered_items as (
+open_items as (
+
+    select
+        items.queue_item_id,
+        items.orchestrator,
+        items.assigned_by,
+        items.due_at,
+        items.assigned_at,
+        detected.contact_id,
+        detected.email,
+        detected.queue_type,
+        detected.title,
+        detected.recommended_action,
+        detected.owner_department,
+        detected.lifecycle_state,
+        detected.funnel_stage,
+        detected.priority,
+        detected.sends_marketing,
+        detected.detected_at,
+        case
+            when latest_actions.action = 'snoozed' and latest_actions.snoozed_until > {{ as_of }}
+                then latest_actions.snoozed_until
+        end as snoozed_until,
+        case when latest_actions.action = 'escalated' then latest_actions.escalated_to end as escalated_to
+    from items
+    inner join detected
+        on items.queue_item_id = detected.queue_item_id
+    left join latest_actions
+        on items.queue_item_id = latest_actions.queue_item_id
+
+),
+
+ranked as (
 
     select
         *,
-        row_number() over (
-            partition by owner_department
-            order by priority, due_at, contact_id, queue_type
-        ) - 1 as department_position
-    from queue_items
-
-),
-
-numbered_orchestrators as (
-
-    select
-        orchestrator,
-        department,
-        row_number() over (
-            partition by department
-            order by orchestrator
-        ) - 1 as orchestrator_position,
-        count(*) over (partition by department) as department_orchestrators
-    from orchestrators
-
-),
-
-assigned as (
-
-    select
-        numbered_items.*,
-        numbered_orchestrators.orchestrator
-    from numbered_items
-    left join numbered_orchestrators
-        on
-            numbered_items.owner_department = numbered_orchestrators.department
-            and numbered_items.department_position % numbered_orchestrators.department_orchestrators
-            = numbered_orchestrators.orchestrator_position
+        case
+            when orchestrator is not null and snoozed_until is null and escalated_to is null
+                then row_number() over (
+                    partition by
+                        orchestrator,
+                        snoozed_until is null and escalated_to is null
+                    order by priority, due_at, queue_item_id
+                )
+        end as orchestrator_load_rank
+    from open_items
 
 ),
 
@@ -74,25 +97,29 @@ final as (
         lifecycle_state,
         funnel_stage,
         orchestrator,
+        assigned_by,
+        case
+            when escalated_to is not null then 'escalated'
+            when snoozed_until is not null then 'snoozed'
+            when orchestrator_load_rank <= {{ var('queue_daily_capacity') }} then 'today'
+            else 'backlog'
+        end as work_bucket,
+        escalated_to,
 
         -- numerics
         priority,
-        cast(case
-            when orchestrator is not null
-                then row_number() over (
-                    partition by orchestrator
-                    order by priority, due_at, contact_id, queue_type
-                )
-        end as {{ dbt.type_bigint() }}) as orchestrator_load_rank,
+        cast(orchestrator_load_rank as {{ dbt.type_bigint() }}) as orchestrator_load_rank,
 
         -- booleans
         sends_marketing,
 
         -- timestamps
         detected_at,
-        due_at
+        assigned_at,
+        due_at,
+        snoozed_until
 
-    from assigned
+    from ranked
 
 )
 

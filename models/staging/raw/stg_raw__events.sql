@@ -2,7 +2,9 @@
     the rules read pulled out of the JSON and typed: email normalised, event
     time parsed to UTC (null when it is not a valid ISO-8601 timestamp), and the
     properties (amount, currency, bounce type, override state, campaign, step,
-    contract end, meeting time) typed or null. Each format maps its own fields
+    contract end, meeting time; a queue action's item, snooze end, escalation
+    and outcome; an interaction's direction, channel, outcome, initiator and
+    summary) typed or null. Each format maps its own fields
     onto the native ones (docs: source_formats); validation and deduplication
     happen downstream.
 
@@ -33,6 +35,16 @@
     'sequence_step_text': ['text', ['properties', 'sequence_step']],
     'contract_end_text': ['string', ['properties', 'contract_end']],
     'scheduled_at_text': ['string', ['properties', 'scheduled_at']],
+    'queue_item_id_text': ['string', ['properties', 'queue_item_id']],
+    'snoozed_until_text': ['string', ['properties', 'until']],
+    'escalated_to_text': ['string', ['properties', 'to']],
+    'action_reason_text': ['string', ['properties', 'reason']],
+    'action_outcome_text': ['string', ['properties', 'outcome']],
+    'action_by_text': ['string', ['properties', 'by']],
+    'interaction_direction_text': ['string', ['properties', 'direction']],
+    'interaction_channel_text': ['string', ['properties', 'interaction_channel']],
+    'initiated_by_text': ['string', ['properties', 'initiated_by']],
+    'interaction_summary_text': ['string', ['properties', 'summary']],
 } -%}
 
 {%- set resend_fields = {
@@ -163,7 +175,17 @@ resend as (
         ) as campaign_id_text,
         {{ resend_tag('sequence_step') }} as sequence_step_text,
         cast(null as {{ dbt.type_string() }}) as contract_end_text,
-        cast(null as {{ dbt.type_string() }}) as scheduled_at_text
+        cast(null as {{ dbt.type_string() }}) as scheduled_at_text,
+        cast(null as {{ dbt.type_string() }}) as queue_item_id_text,
+        cast(null as {{ dbt.type_string() }}) as snoozed_until_text,
+        cast(null as {{ dbt.type_string() }}) as escalated_to_text,
+        cast(null as {{ dbt.type_string() }}) as action_reason_text,
+        cast(null as {{ dbt.type_string() }}) as action_outcome_text,
+        cast(null as {{ dbt.type_string() }}) as action_by_text,
+        cast(null as {{ dbt.type_string() }}) as interaction_direction_text,
+        cast(null as {{ dbt.type_string() }}) as interaction_channel_text,
+        cast(null as {{ dbt.type_string() }}) as initiated_by_text,
+        cast(null as {{ dbt.type_string() }}) as interaction_summary_text
     from resend_recipients
 
 ),
@@ -220,7 +242,17 @@ segment as (
         ) as campaign_id_text,
         sequence_step_text,
         cast(null as {{ dbt.type_string() }}) as contract_end_text,
-        scheduled_at_text
+        scheduled_at_text,
+        cast(null as {{ dbt.type_string() }}) as queue_item_id_text,
+        cast(null as {{ dbt.type_string() }}) as snoozed_until_text,
+        cast(null as {{ dbt.type_string() }}) as escalated_to_text,
+        cast(null as {{ dbt.type_string() }}) as action_reason_text,
+        cast(null as {{ dbt.type_string() }}) as action_outcome_text,
+        cast(null as {{ dbt.type_string() }}) as action_by_text,
+        cast(null as {{ dbt.type_string() }}) as interaction_direction_text,
+        cast(null as {{ dbt.type_string() }}) as interaction_channel_text,
+        cast(null as {{ dbt.type_string() }}) as initiated_by_text,
+        cast(null as {{ dbt.type_string() }}) as interaction_summary_text
     from segment_fields
 
 ),
@@ -243,7 +275,8 @@ stripped as (
         {{ strip_whitespace('amount_text') }} as amount_stripped,
         {{ strip_whitespace('sequence_step_text') }} as sequence_step_stripped,
         {{ strip_whitespace('contract_end_text') }} as contract_end_stripped,
-        {{ strip_whitespace('scheduled_at_text') }} as scheduled_at_stripped
+        {{ strip_whitespace('scheduled_at_text') }} as scheduled_at_stripped,
+        {{ strip_whitespace('snoozed_until_text') }} as snoozed_until_stripped
     from extracted
 
 ),
@@ -269,6 +302,15 @@ final as (
         {{ strip_whitespace('override_state_text') }} as override_state,
         {{ strip_whitespace('override_set_by_text') }} as override_set_by,
         {{ strip_whitespace('campaign_id_text') }} as campaign_id,
+        {{ strip_whitespace('queue_item_id_text') }} as queue_item_id,
+        {{ strip_whitespace('escalated_to_text') }} as escalated_to,
+        {{ strip_whitespace('action_reason_text') }} as action_reason,
+        lower({{ strip_whitespace('action_outcome_text') }}) as action_outcome,
+        {{ strip_whitespace('action_by_text') }} as action_by,
+        lower({{ strip_whitespace('interaction_direction_text') }}) as interaction_direction,
+        lower({{ strip_whitespace('interaction_channel_text') }}) as interaction_channel,
+        lower({{ strip_whitespace('initiated_by_text') }}) as initiated_by,
+        {{ strip_whitespace('interaction_summary_text') }} as interaction_summary,
         payload,
         source_file,
         source_format,
@@ -287,6 +329,7 @@ final as (
         -- timestamps
         {{ iso_timestamp_to_utc('event_time_stripped') }} as event_at,
         {{ iso_timestamp_to_utc('scheduled_at_stripped') }} as scheduled_at,
+        {{ iso_timestamp_to_utc('snoozed_until_stripped') }} as snoozed_until,
         loaded_at
 
     from stripped

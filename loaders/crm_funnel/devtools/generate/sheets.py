@@ -1,4 +1,4 @@
-"""The ``--sheets`` files: the contacts sheet, spend, campaigns (and the webhook files)."""
+"""The ``--sheets`` files: contacts sheet, spend, campaigns (and the webhook and queue files)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import random
 from typing import Any
 
 from crm_funnel.devtools.generate.people import Companies, SheetContact
+from crm_funnel.devtools.generate.queue import QueueRecorder
 from crm_funnel.devtools.generate.vocabulary import (
     CHANNELS,
     FIRST_NAMES,
@@ -21,7 +22,14 @@ from crm_funnel.devtools.generate.webhooks import resend_lines, segment_lines
 SHEET_SHARE = 0.30  # event contacts that are also in the contacts sheet
 SHEET_ONLY_SHARE = 0.05  # sheet-only contacts (no events), relative to the event contacts
 WEBHOOK_SHARE = 0.10  # event contacts that also appear in resend.ndjson / segment.ndjson
-SHEET_FILES = ("contacts.csv", "spend.csv", "campaigns.csv", "resend.ndjson", "segment.ndjson")
+SHEET_FILES = (
+    "contacts.csv",
+    "spend.csv",
+    "campaigns.csv",
+    "resend.ndjson",
+    "segment.ndjson",
+    "queue.ndjson",
+)
 CONTACT_HEADER = (
     "Full Name", "Email", "Phone", "Company", "Role", "Industry", "Country", "Timezone",
     "Channel of origin", "Lead status", "Tags", "Notes", "Date added", "Assigned orchestrator",
@@ -100,6 +108,7 @@ class SheetRecorder:
         self.contacts: dict[int, SheetContact] = {}
         self.seen: set[int] = set()  # contact numbers with at least one event in the file
         self.campaigns: dict[str, tuple[dt.datetime, dt.datetime]] = {}
+        self.queue = QueueRecorder(seed, self.end_limit)
 
     def _rng(self, *parts: object) -> random.Random:
         return random.Random(":".join(["crm-funnel-sheets", str(self.seed), *map(str, parts)]))
@@ -116,6 +125,7 @@ class SheetRecorder:
         channel: str,
         events: list[tuple[dt.datetime, int, dict[str, Any]]],
     ) -> None:
+        self.queue.contact(number, email, events)
         rng = self._rng("contact", number)
         in_sheet = rng.random() < SHEET_SHARE
         in_webhooks = rng.random() < WEBHOOK_SHARE
@@ -144,7 +154,7 @@ class SheetRecorder:
 
     # -- afterwards
     def write(self, directory: str) -> dict[str, int]:
-        """Write the five files to ``directory``; return rows (lines) per file."""
+        """Write the six files to ``directory``; return rows (lines) per file."""
         seen = [c for _, c in sorted(self.contacts.items()) if c.seen]
         sampled = [c for c in seen if c.in_webhooks]
         resend, broadcasts = resend_lines(sampled, self._rng, self.start, self.end_limit)
@@ -176,7 +186,12 @@ class SheetRecorder:
                 writer.writerows(rows)
             counts[name] = len(rows)
         segment = segment_lines(sampled, self._rng, self.end_limit)
-        for name, lines in (("resend.ndjson", resend), ("segment.ndjson", segment)):
+        queue = self.queue.lines(self.seen)
+        for name, lines in (
+            ("resend.ndjson", resend),
+            ("segment.ndjson", segment),
+            ("queue.ndjson", queue),
+        ):
             with open(os.path.join(directory, name), "w", encoding="utf-8", newline="") as fh:
                 fh.write("".join(line + "\n" for line in lines))
             counts[name] = len(lines)
