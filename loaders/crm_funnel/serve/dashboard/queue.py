@@ -95,13 +95,14 @@ def queue_page(reader: Reader) -> None:
     metric_cards(cards)
     if items.empty:
         st.success("Nothing in the queue for this selection.")
-    else:
-        if bucketed:
-            show_buckets(items)
-        show_types(items)
-        show_items(items, bucketed)
-        act_on_item(reader, items)
+        show_recent_actions(reader)
+        return
+    if bucketed:
+        show_buckets(items)
+    act_on_item(reader, items)
     show_recent_actions(reader)
+    show_types(items)
+    show_items(items, bucketed)
 
 
 def show_notice() -> None:
