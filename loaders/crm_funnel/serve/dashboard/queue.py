@@ -11,7 +11,7 @@ The page reads ``work_bucket`` and ``fct_queue_item_history`` when the warehouse
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pandas as pd
@@ -20,6 +20,7 @@ import streamlit as st
 from crm_funnel.errors import FunnelError
 from crm_funnel.ingest import actions
 from crm_funnel.ingest.actions import QueueItem
+from crm_funnel.ingest.progress import plural
 from crm_funnel.serve.dashboard.reader import (
     Reader,
     Settings,
@@ -212,10 +213,10 @@ def act_on_item(reader: Reader, items: pd.DataFrame) -> None:
         resolve.form_submit_button(
             "Resolve", on_click=record_action, args=("resolve", item, settings)
         )
+        today = datetime.now(timezone.utc).date()
         snooze.date_input(
-            "Until", key="queue_until", value=date.today() + timedelta(days=1),
-            min_value=date.today(),
-        )  # fmt: skip
+            "Until", key="queue_until", value=today + timedelta(days=1), min_value=today
+        )
         snooze.form_submit_button("Snooze", on_click=record_action, args=("snooze", item, settings))
         escalate.text_input("To", key="queue_to", placeholder="the manager who takes it")
         escalate.text_input("Reason", key="queue_reason")
@@ -278,7 +279,7 @@ def show_history(reader: Reader, item_id: str) -> None:
         "where queue_item_id = ? order by action_at, action",
         [item_id],
     )
-    st.markdown(f"**History of this item** ({len(history):,} entries)")
+    st.markdown(f"**History of this item** ({plural(len(history), 'entry', 'entries')})")
     if not history.empty:
         show_table(
             history.rename(columns=HISTORY_LABELS),
