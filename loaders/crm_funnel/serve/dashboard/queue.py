@@ -256,6 +256,8 @@ def record_action(action: str, item: QueueItem, settings: Settings) -> None:
     )
 
 
+# the columns of fct_queue_item_history shown (those the mart has; it needs the first two
+# and queue_item_id)
 HISTORY_LABELS = {
     "action_at": "When (UTC)",
     "action": "Action",
@@ -274,8 +276,10 @@ def show_history(reader: Reader, item_id: str) -> None:
             f"{reader.target.describe()} yet."
         )
         return
+    available = set(reader.columns(HISTORY))
+    chosen = [column for column in HISTORY_LABELS if column in available]
     history = reader.frame(
-        f"select {', '.join(HISTORY_LABELS)} from {reader.rel(HISTORY)} "
+        f"select {', '.join(chosen)} from {reader.rel(HISTORY)} "
         "where queue_item_id = ? order by action_at, action",
         [item_id],
     )
@@ -287,12 +291,17 @@ def show_history(reader: Reader, item_id: str) -> None:
         )
 
 
+RECENT_COLUMNS = ("action_at", "action", "action_by", "queue_item_id", "email", "queue_type",
+                  "outcome", "snoozed_until", "escalated_to", "reason")  # fmt: skip
+
+
 def show_recent_actions(reader: Reader) -> None:
     if not reader.has(HISTORY):
         return
+    available = set(reader.columns(HISTORY))
+    chosen = [column for column in RECENT_COLUMNS if column in available]
     recent = reader.frame(
-        f"select action_at, action, action_by, queue_item_id, email, queue_type, outcome, "
-        f"snoozed_until, escalated_to, reason from {reader.rel(HISTORY)} "
+        f"select {', '.join(chosen)} from {reader.rel(HISTORY)} "
         f"where action <> 'detected' order by action_at desc, queue_item_id "
         f"limit {RECENT_ACTIONS}"
     )
