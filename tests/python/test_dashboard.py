@@ -216,21 +216,37 @@ def lifecycle_expected(ref: ProfileRef, contact_id: str) -> dict[str, Any]:
     }
 
 
+QUEUE_BUCKETS = ("today", "backlog", "snoozed", "escalated")  # the page's lists, in order
+
+
 def queue_expected(ref: ProfileRef) -> dict[str, Any]:
-    """The queue's counts per department / orchestrator / priority / type, by SQL."""
+    """The queue's counts per department / orchestrator / priority / type, by SQL; the item
+    lists as the page shows them: one per work_bucket once the mart has it (issue 17)."""
+    bucketed = fetch(
+        ref,
+        "select count(*) from information_schema.columns where table_schema = 'marts' "
+        "and table_name = 'rpt_orchestrator_queue' and column_name = 'work_bucket'",
+    )[0][0]
+    lists = []
+    for bucket in QUEUE_BUCKETS if bucketed else (None,):
+        rows = fetch(
+            ref,
+            "select priority, strftime(due_at, '%Y-%m-%d %H:%M'), "
+            f"case when due_at < {AS_OF_SQL} then 'overdue' else 'no' end, "
+            "title, recommended_action, email from marts.rpt_orchestrator_queue "
+            + ("where work_bucket = ? " if bucket else "")
+            + "order by priority, due_at, email, queue_type",
+            [bucket] if bucket else None,
+        )
+        if rows:
+            lists.append(rows)
     return {
         "queue": fetch(
             ref,
             "select owner_department, coalesce(orchestrator, 'Unassigned'), priority, title, "
             f"due_at < {AS_OF_SQL} from marts.rpt_orchestrator_queue",
         ),
-        "queue_items": fetch(
-            ref,
-            "select priority, strftime(due_at, '%Y-%m-%d %H:%M'), "
-            f"case when due_at < {AS_OF_SQL} then 'overdue' else 'no' end, "
-            "title, recommended_action, email from marts.rpt_orchestrator_queue "
-            "order by priority, due_at, email, queue_type",
-        ),
+        "queue_items": lists,
     }
 
 
@@ -383,12 +399,20 @@ def table_with(driver: Any, column: str) -> dict[str, dict[str, str]]:
 
 def table_rows(driver: Any, column: str) -> list[dict[str, str]]:
     """The rows, in order, of the ``st.table`` with ``column``; the first column is "label"."""
+    return tables_rows(driver, column)[0]
+
+
+def tables_rows(driver: Any, column: str) -> list[list[dict[str, str]]]:
+    """The rows of every ``st.table`` with ``column``, in page order (see ``table_rows``)."""
+    found = []
     for rows in driver.execute_script(TABLES_JS):
         header, *body = [row for row in rows if any(row)]
         header = ["label", *header[1:]]  # the label column's header cell is empty
         if column in header:
-            return [dict(zip(header, row, strict=True)) for row in body]
-    pytest.fail(f"no table with a column {column!r} on the page:\n{main_text(driver)[:2000]}")
+            found.append([dict(zip(header, row, strict=True)) for row in body])
+    if not found:
+        pytest.fail(f"no table with a column {column!r} on the page:\n{main_text(driver)[:2000]}")
+    return found
 
 
 def _selectbox(driver: Any, label: str) -> Any:
@@ -668,16 +692,17 @@ def test_queue_page_shows_rpt_orchestrator_queue(driver: Any, expected: dict[str
     assert "As of 2026-07-01 00:00 UTC" in text
     _queue_shown(driver, queue)
 
-    # the list: by priority then due date, with title, action, contact and overdue flag
-    rows = table_rows(driver, "Recommended action")
-    shown = [
-        (count(r["Priority"]), r["Due (UTC)"], r["Overdue"], r["Item"], r["Recommended action"],
-         r["Contact"])
-        for r in rows
+    # the lists (one per work bucket once the mart has them): by priority then due date,
+    # with title, action, contact and overdue flag
+    lists = [
+        [(count(r["Priority"]), r["Due (UTC)"], r["Overdue"], r["Item"], r["Recommended action"],
+          r["Contact"]) for r in rows]
+        for rows in tables_rows(driver, "Recommended action")
     ]  # fmt: skip
-    assert shown == expected["queue_items"][: len(shown)]
-    assert len(shown) == min(len(queue), 200)
-    assert [p for p, *_ in shown] == sorted(p for p, *_ in shown)
+    assert lists == [items[:200] for items in expected["queue_items"]]
+    assert sum(map(len, expected["queue_items"])) == len(queue)
+    for shown in lists:
+        assert [p for p, *_ in shown] == sorted(p for p, *_ in shown)
     shoot(driver, "Orchestrator queue")
 
     # the department filter: only that department's items, counted again
@@ -689,7 +714,7 @@ def test_queue_page_shows_rpt_orchestrator_queue(driver: Any, expected: dict[str
     assert_clean(text, "Orchestrator queue")
     in_department = [item for item in queue if item[0] == department]
     _queue_shown(driver, in_department)
-    rows = table_rows(driver, "Recommended action")
+    rows = [row for rows in tables_rows(driver, "Recommended action") for row in rows]
     assert {r["Department"] for r in rows} == {department}
     assert len(rows) == len(in_department) != len(queue)
 
@@ -698,7 +723,8 @@ def test_queue_page_shows_rpt_orchestrator_queue(driver: Any, expected: dict[str
     text = choose(driver, "Orchestrator", orchestrator)
     assert_clean(text, "Orchestrator queue")
     _queue_shown(driver, [item for item in in_department if item[1] == orchestrator])
-    assert {r["Orchestrator"] for r in table_rows(driver, "Recommended action")} == {orchestrator}
+    shown = [row for rows in tables_rows(driver, "Recommended action") for row in rows]
+    assert {r["Orchestrator"] for r in shown} == {orchestrator}
     choose(driver, "Department", "All")
     settled_text(driver)
     _queue_shown(driver, queue)

@@ -38,7 +38,9 @@ def connect_duckdb(target: DuckDBTarget, *, read_only: bool = False) -> Any:
         return duckdb.connect(str(path), read_only=read_only)
     except duckdb.Error as exc:
         msg = one_line(exc)
-        if "lock" in msg.lower():
+        # another process holds the lock, or this process has it open read-only (the
+        # dashboard recording an action while a page reads): both pass
+        if "lock" in msg.lower() or "different configuration" in msg.lower():
             raise TransientError(
                 f"DuckDB file {path} is in use by another process (dbt? another "
                 "funnel-load?); wait for it to finish and retry"

@@ -3,7 +3,7 @@
 Run it with ``make dashboard``, or::
 
     streamlit run loaders/crm_funnel/serve/dashboard/app.py [-- --profiles-dir DIR
-        --target NAME --marts-schema marts --raw-schema raw]
+        --target NAME --marts-schema marts --raw-schema raw --inbox-dir data/inbox]
 
 It reads the same ``profiles.yml`` as dbt and ``funnel-load`` (``--profiles-dir`` /
 ``DBT_PROFILES_DIR``, ``--target`` / ``DBT_TARGET``), DuckDB read-only and one short
@@ -13,8 +13,8 @@ This module is the app shell (settings, navigation, ``main``). Each page is a sm
 function made a :class:`~crm_funnel.serve.dashboard.reader.Page` by ``page``, which names
 the tables it reads; when one of them is not in the warehouse the page says, in plain
 words, which mart it needs and that it is not built yet, instead of failing. The pages
-live by user in ``funnel``, ``lifecycle``, ``contacts``, ``operations`` and ``stored``;
-``reader`` holds what they share.
+live by user in ``funnel``, ``lifecycle``, ``contacts``, ``queue``, ``operations`` and
+``stored``; ``reader`` holds what they share.
 """
 
 from __future__ import annotations
@@ -23,12 +23,14 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
 from crm_funnel.errors import FunnelError
-from crm_funnel.serve.dashboard import contacts, funnel, lifecycle, operations, stored
+from crm_funnel.ingest.actions import DEFAULT_INBOX
+from crm_funnel.serve.dashboard import contacts, funnel, lifecycle, operations, queue, stored
 from crm_funnel.serve.dashboard.reader import Page, Settings, not_built_message, open_reader
 from crm_funnel.warehouse.connections import one_line
 from crm_funnel.warehouse.profile import load_target
@@ -39,6 +41,7 @@ PAGES: tuple[Page, ...] = (
     *funnel.PAGES,
     *lifecycle.PAGES,
     *contacts.PAGES,
+    *queue.PAGES,
     *operations.PAGES,
     *stored.PAGES,
 )
@@ -51,8 +54,11 @@ def parse_settings(argv: Sequence[str]) -> Settings:
     parser.add_argument("--target", default=os.environ.get("DBT_TARGET") or None)
     parser.add_argument("--marts-schema", default="marts")
     parser.add_argument("--raw-schema", default="raw")
+    parser.add_argument("--inbox-dir", default=str(DEFAULT_INBOX))
     args, _ = parser.parse_known_args(list(argv))
-    return Settings(args.profiles_dir, args.target, args.marts_schema, args.raw_schema)
+    return Settings(
+        args.profiles_dir, args.target, args.marts_schema, args.raw_schema, Path(args.inbox_dir)
+    )
 
 
 # --------------------------------------------------------------------------- the app

@@ -1,4 +1,4 @@
-"""Operations pages: the orchestrator queue, nurture lists and data quality."""
+"""Operations pages: nurture lists and data quality (the queue is ``queue``)."""
 
 from __future__ import annotations
 
@@ -12,105 +12,12 @@ from crm_funnel.serve.dashboard.reader import (
     build_as_of,
     fmt_day,
     fmt_int,
-    fmt_time,
     metric_cards,
     page,
-    show_numbered,
     show_table,
 )
 
-# --- Orchestrator queue ---------------------------------------------------------------
-
-PRIORITIES = {1: "Urgent", 2: "High", 3: "Normal"}
 ALL = "All"
-UNASSIGNED = "Unassigned"
-
-
-@page(
-    "Orchestrator queue",
-    "queue",
-    "Operations",
-    "marts.rpt_orchestrator_queue",
-    "marts.dim_contacts",
-    icon=":material/checklist:",
-)
-def queue_page(reader: Reader) -> None:
-    as_of = build_as_of(reader)
-    queue = reader.rel("marts.rpt_orchestrator_queue")
-    st.caption(
-        "The contacts that need a person (`marts.rpt_orchestrator_queue`), by priority "
-        f"(1 urgent, 2 high, 3 normal), then due date. {as_of_caption(as_of)} An item is "
-        "overdue when its due date is before that."
-    )
-    departments = [d for (d,) in reader.rows(
-        f"select distinct owner_department from {queue} order by owner_department"
-    )]  # fmt: skip
-    left, right = st.columns(2)
-    department = left.selectbox("Department", [ALL, *departments])
-    where, params = ("where owner_department = ?", [department]) if department != ALL else ("", [])
-    assigned = reader.rows(
-        f"select distinct coalesce(orchestrator, ?) from {queue} {where} order by 1",
-        [UNASSIGNED, *params],
-    )
-    orchestrator = right.selectbox("Orchestrator", [ALL, *(o for (o,) in assigned)])
-    if orchestrator != ALL:
-        where += " and " if where else "where "
-        where += "coalesce(orchestrator, ?) = ?"
-        params += [UNASSIGNED, orchestrator]
-    items = reader.frame(
-        "select priority, due_at, title, recommended_action, email, "
-        "coalesce(due_at < ?, false) as is_overdue, orchestrator, owner_department, "
-        f"lifecycle_state, queue_type from {queue} {where} "
-        "order by priority, due_at, email, queue_type",
-        [as_of, *params],
-    )
-    cards = [("Open items", fmt_int(len(items)))]
-    cards += [
-        (f"{name} ({p})", fmt_int((items["priority"] == p).sum())) for p, name in PRIORITIES.items()
-    ]
-    cards += [("Overdue", fmt_int(items["is_overdue"].sum() if as_of is not None else None))]
-    metric_cards(cards)
-    if items.empty:
-        st.success("Nothing in the queue for this selection.")
-        return
-
-    st.subheader("Items per queue type")
-    by_type = (
-        items.groupby(["title", "priority"], as_index=False)
-        .agg(items=("email", "size"), overdue=("is_overdue", "sum"))
-        .sort_values(["priority", "items", "title"], ascending=[True, False, True])
-    )
-    show_table(
-        by_type.rename(
-            columns={"title": "Queue type", "priority": "Priority", "items": "Items",
-                     "overdue": "Overdue"}
-        ),
-        Priority=fmt_int,
-        Items=fmt_int,
-        Overdue=fmt_int,
-    )  # fmt: skip
-
-    st.subheader("Items, by priority then due date")
-    show_numbered(
-        items.assign(is_overdue=items["is_overdue"].map({True: "overdue", False: "no"}))[
-            ["priority", "due_at", "is_overdue", "title", "recommended_action", "email",
-             "orchestrator", "owner_department"]
-        ].rename(
-            columns={
-                "priority": "Priority",
-                "due_at": "Due (UTC)",
-                "is_overdue": "Overdue",
-                "title": "Item",
-                "recommended_action": "Recommended action",
-                "email": "Contact",
-                "orchestrator": "Orchestrator",
-                "owner_department": "Department",
-            }
-        ),
-        Priority=fmt_int,
-        **{"Due (UTC)": fmt_time},
-    )  # fmt: skip
-
 
 # --- Nurture lists --------------------------------------------------------------------
 
@@ -295,4 +202,4 @@ def quality_page(reader: Reader) -> None:
     )
 
 
-PAGES = (queue_page, nurture_page, quality_page)
+PAGES = (nurture_page, quality_page)

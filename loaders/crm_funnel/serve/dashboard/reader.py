@@ -11,11 +11,13 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
+from crm_funnel.ingest.actions import DEFAULT_INBOX
 from crm_funnel.warehouse.connections import Session, read_only_session
 from crm_funnel.warehouse.profile import Target
 
@@ -34,6 +36,7 @@ class Settings:
     target: str | None
     marts_schema: str
     raw_schema: str
+    inbox: Path = DEFAULT_INBOX  # where queue actions go when the warehouse is busy
 
 
 class Reader:
@@ -61,6 +64,10 @@ class Reader:
 
     def has(self, name: str) -> bool:
         return self.rel(name) in self.tables()
+
+    def columns(self, name: str) -> list[str]:
+        """The column names of a table (``marts.x`` / ``raw.x``)."""
+        return self._session.run(f"select * from {self.rel(name)} where 1 = 0", [])[0]
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return self._session.run(sql, params)[1]
