@@ -182,8 +182,11 @@ def test_the_next_build_closes_the_item_and_shows_who_and_when(
     assert_clean(text, "Orchestrator queue")
     latest = text.split("Latest actions", 1)[1]
     at = datetime.fromisoformat(event["event_time"].replace("Z", "+00:00"))
-    row = next((line for line in latest.splitlines() if item_id in line), "")
-    assert "resolved" in row and BY in row and f"{at:%Y-%m-%d %H:%M}" in row, latest[:2000]
+    # the table's text has one cell per line: when, action, by, item, ...
+    cells = [line.strip() for line in latest.splitlines()]
+    assert item_id in cells, latest[:2000]
+    at_item = cells.index(item_id)
+    assert cells[at_item - 3 : at_item] == [f"{at:%Y-%m-%d %H:%M}", "resolved", BY], latest[:2000]
     assert item_id not in (_selectbox(driver, "Item").get_attribute("value") or "")
     assert "Work per orchestrator" in text and "Today (" in text  # the work_bucket split
     screenshot(driver, "dashboard-queue-after-build", "[data-testid='stMain']")

@@ -87,28 +87,42 @@
     'scheduled_at_text': ['string', ['properties', 'scheduled_at']],
 } -%}
 
+{#- Each format reads raw.events itself: a CTE read three times would be
+    materialised (payload and all) by PostgreSQL before any JSON is parsed. An
+    incremental run reads only the loads it does not hold yet. -#}
+{%- set new_loads -%}
+    {%- if is_incremental() %}
+        and loaded_at >= (select max(held.loaded_at) from {{ this }} as held)
+        and load_id not in (select distinct held.load_id from {{ this }} as held)
+    {%- endif -%}
+{%- endset -%}
+
 with
 
-{#- each format reads raw.events itself: a CTE read three times would be
-    materialised (payload and all) by PostgreSQL before any JSON is parsed -#}
-{%- for format, condition in [
-    ('native', "source_format not in ('resend', 'segment')"),
-    ('resend', "source_format = 'resend'"),
-    ('segment', "source_format = 'segment'"),
-] %}
-{{ format }}_source as (
+native_source as (
 
     select {{ landed }}
     from {{ source('raw', 'events') }}
-    where
-        {{ condition }}
-        {%- if is_incremental() %}
-        and loaded_at >= (select max(held.loaded_at) from {{ this }} as held)
-        and load_id not in (select distinct held.load_id from {{ this }} as held)
-        {%- endif %}
+    where source_format not in ('resend', 'segment'){{ new_loads }}
 
 ),
-{% endfor %}
+
+resend_source as (
+
+    select {{ landed }}
+    from {{ source('raw', 'events') }}
+    where source_format = 'resend'{{ new_loads }}
+
+),
+
+segment_source as (
+
+    select {{ landed }}
+    from {{ source('raw', 'events') }}
+    where source_format = 'segment'{{ new_loads }}
+
+),
+
 native_fields as (
 
     {{ json_fields('native_source', 'payload', native_fields) }}
