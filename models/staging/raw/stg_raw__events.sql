@@ -190,16 +190,9 @@ resend as (
         {{ resend_tag('sequence_step') }} as sequence_step_text,
         cast(null as {{ dbt.type_string() }}) as contract_end_text,
         cast(null as {{ dbt.type_string() }}) as scheduled_at_text,
-        cast(null as {{ dbt.type_string() }}) as queue_item_id_text,
-        cast(null as {{ dbt.type_string() }}) as snoozed_until_text,
-        cast(null as {{ dbt.type_string() }}) as escalated_to_text,
-        cast(null as {{ dbt.type_string() }}) as action_reason_text,
-        cast(null as {{ dbt.type_string() }}) as action_outcome_text,
-        cast(null as {{ dbt.type_string() }}) as action_by_text,
-        cast(null as {{ dbt.type_string() }}) as interaction_direction_text,
-        cast(null as {{ dbt.type_string() }}) as interaction_channel_text,
-        cast(null as {{ dbt.type_string() }}) as initiated_by_text,
-        cast(null as {{ dbt.type_string() }}) as interaction_summary_text
+        {%- for column in queue_property_columns() %}
+            cast(null as {{ dbt.type_string() }}) as {{ column }}_text{% if not loop.last %},{% endif %}
+        {%- endfor %}
     from resend_recipients
 
 ),
@@ -257,16 +250,9 @@ segment as (
         sequence_step_text,
         cast(null as {{ dbt.type_string() }}) as contract_end_text,
         scheduled_at_text,
-        cast(null as {{ dbt.type_string() }}) as queue_item_id_text,
-        cast(null as {{ dbt.type_string() }}) as snoozed_until_text,
-        cast(null as {{ dbt.type_string() }}) as escalated_to_text,
-        cast(null as {{ dbt.type_string() }}) as action_reason_text,
-        cast(null as {{ dbt.type_string() }}) as action_outcome_text,
-        cast(null as {{ dbt.type_string() }}) as action_by_text,
-        cast(null as {{ dbt.type_string() }}) as interaction_direction_text,
-        cast(null as {{ dbt.type_string() }}) as interaction_channel_text,
-        cast(null as {{ dbt.type_string() }}) as initiated_by_text,
-        cast(null as {{ dbt.type_string() }}) as interaction_summary_text
+        {%- for column in queue_property_columns() %}
+            cast(null as {{ dbt.type_string() }}) as {{ column }}_text{% if not loop.last %},{% endif %}
+        {%- endfor %}
     from segment_fields
 
 ),
