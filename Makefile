@@ -44,13 +44,14 @@ profiles.yml:
 	cp profiles.yml.example profiles.yml
 
 # One run writes the events and, in DEMO_SHEETS, the matching contacts sheet, spend,
-# campaigns, Resend webhooks and Segment calls.
-$(DEMO_SHEETS)/campaigns.csv: | $(STAMP)
+# campaigns, Resend webhooks, Segment calls and queue actions (queue.ndjson, the newest
+# of them: a sample written before it existed is written again).
+$(DEMO_SHEETS)/queue.ndjson: | $(STAMP)
 	@mkdir -p $(dir $(DEMO_FILE))
 	$(BIN)/funnel-generate --events $(DEMO_EVENTS) --seed $(DEMO_SEED) --out $(DEMO_FILE) --sheets $(DEMO_SHEETS)
 
 # A production build: dbt's unit tests check the SQL on fixed inputs and run in make test.
-warehouse: install $(DEMO_SHEETS)/campaigns.csv
+warehouse: install $(DEMO_SHEETS)/queue.ndjson
 	$(BIN)/funnel-load $(DEMO_FILE) $(DEMO_SHEETS)/resend.ndjson $(DEMO_SHEETS)/segment.ndjson \
 		$(DEMO_SHEETS)/queue.ndjson
 	$(BIN)/funnel-load --kind contacts $(DEMO_SHEETS)/contacts.csv

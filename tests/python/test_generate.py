@@ -37,6 +37,10 @@ DAY = dt.timedelta(days=1)
 NON_NATIVE_TYPES = frozenset(
     {"email_delivery_delayed", "email_failed", "identify", "contact_imported"}
 )
+# Canonical types people write about the queue: the generator's --sheets queue.ndjson.
+QUEUE_TYPES = frozenset(
+    {"queue_item_resolved", "queue_item_snoozed", "queue_item_escalated", "interaction_logged"}
+)
 # The rules reference.classify reads (the dbt_project.yml defaults it needs).
 CLASSIFY_RULES = {
     "valid_email_regex": EMAIL_RE.pattern,
@@ -276,9 +280,9 @@ def test_about_twelve_events_per_contact(clean_records: list[dict]) -> None:
 
 def test_vocabulary_channels_and_industries(clean_records: list[dict]) -> None:
     types = collections.Counter(record["event_type"] for record in clean_records)
-    native = SEEDS.canonical_types - NON_NATIVE_TYPES
+    native = SEEDS.canonical_types - NON_NATIVE_TYPES - QUEUE_TYPES
     assert native <= set(types), native - set(types)
-    assert not NON_NATIVE_TYPES & set(types)
+    assert not (NON_NATIVE_TYPES | QUEUE_TYPES) & set(types)
     channels = {record["channel"].strip().lower() for record in clean_records}
     assert set(generate.CHANNELS) <= channels
     industries = {record.get("industry") for record in clean_records} - {None}
@@ -591,6 +595,14 @@ def sheets(tmp_path_factory: pytest.TempPathFactory) -> dict:
         "first": first,
         "campaigns": campaigns,
     }
+
+
+def test_queue_file_holds_every_queue_type_for_known_contacts(sheets: dict) -> None:
+    text = (sheets["dir"] / "queue.ndjson").read_text(encoding="utf-8")
+    records = [json.loads(line) for line in text.splitlines()]
+    # the replies that raise the items, then what people did about them
+    assert {record["event_type"] for record in records} == QUEUE_TYPES | {"email_replied"}
+    assert {record["email"].strip(WS).lower() for record in records} <= set(sheets["first"])
 
 
 def test_sheets_leave_the_events_unchanged(sheets: dict) -> None:
