@@ -104,7 +104,10 @@ def button(driver: Any, label: str) -> Any:
 def type_into(driver: Any, label: str, text: str) -> None:
     from selenium.webdriver.common.keys import Keys
 
-    box = driver.find_element("css selector", f"[data-testid='stMain'] input[aria-label='{label}']")
+    selector = f"[data-testid='stMain'] input[aria-label='{label}']"
+    box = wait_for(
+        driver, lambda d: d.find_elements("css selector", selector), 30, f"input {label!r}"
+    )[0]
     box.send_keys(Keys.CONTROL, "a")
     box.send_keys(Keys.DELETE)
     box.send_keys(text)
